@@ -1,0 +1,105 @@
+"""Saving and restoring NNX models as Orbax checkpoints with their constructor arguments.
+
+A model directory holds ``model.json`` (which model class and the keyword
+arguments to build it) and ``state/`` (an Orbax ``StandardCheckpointer`` save of
+``nnx.state(model)``). Writes are atomic: the directory is assembled under a
+temporary name beside the target and renamed into place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import orbax.checkpoint as ocp
+from flax import nnx
+
+FORMAT = "nnx-model/1"
+
+
+def prepare_output_dir(directory: str | pathlib.Path, *, overwrite: bool) -> pathlib.Path:
+    """Checks that ``directory`` may be written; returns it as an absolute path."""
+    directory = pathlib.Path(directory).absolute()
+    if directory.exists() and not overwrite:
+        raise FileExistsError(f"output {directory} already exists; pass --overwrite to replace it")
+    if directory.exists() and not directory.is_dir():
+        raise FileExistsError(f"output {directory} exists and is not a directory")
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def save_model(
+    directory: str | pathlib.Path,
+    model: nnx.Module,
+    *,
+    config: dict[str, Any],
+    overwrite: bool = False,
+    extra: dict[str, Any] | None = None,
+) -> pathlib.Path:
+    """Writes ``model`` (its class name, ``config`` kwargs and state) to ``directory``."""
+    directory = prepare_output_dir(directory, overwrite=overwrite)
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        meta = {"format": FORMAT, "model": type(model).__name__, "config": config}
+        meta.update(extra or {})
+        (tmp / "model.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        state = jax.device_get(nnx.state(model))
+        with ocp.StandardCheckpointer() as checkpointer:
+            checkpointer.save(tmp / "state", state)
+            checkpointer.wait_until_finished()
+        if directory.exists():
+            old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
+            directory.rename(old)
+            tmp.rename(directory)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return directory
+
+
+def read_model_metadata(directory: str | pathlib.Path) -> dict[str, Any]:
+    """The ``model.json`` of a model directory, with a clear error when it is not one."""
+    directory = pathlib.Path(directory)
+    meta_file = directory / "model.json"
+    if not meta_file.is_file():
+        raise FileNotFoundError(
+            f"{directory} is not a model checkpoint directory (no model.json); "
+            "create one with the converter (python -m tcenet_jax.convert / raft_jax.convert)"
+        )
+    meta = json.loads(meta_file.read_text())
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{meta_file}: unknown format {meta.get('format')!r}, expected {FORMAT}")
+    return meta
+
+
+def restore_model(
+    directory: str | pathlib.Path,
+    builders: dict[str, Callable[..., nnx.Module]],
+) -> nnx.Module:
+    """Rebuilds the model saved in ``directory``.
+
+    builders: model class name -> constructor taking the saved config as keyword
+    arguments plus ``rngs``.
+    """
+    directory = pathlib.Path(directory).absolute()
+    meta = read_model_metadata(directory)
+    name = meta["model"]
+    if name not in builders:
+        raise ValueError(
+            f"{directory} holds a {name} model; expected one of {', '.join(sorted(builders))}"
+        )
+    build = builders[name]
+    abstract = nnx.eval_shape(lambda: build(**meta["config"], rngs=nnx.Rngs(0)))
+    graphdef, abstract_state = nnx.split(abstract)
+    with ocp.StandardCheckpointer() as checkpointer:
+        state = checkpointer.restore(directory / "state", abstract_state)
+    return nnx.merge(graphdef, state)
