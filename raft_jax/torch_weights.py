@@ -14,6 +14,7 @@ from __future__ import annotations
 import pathlib
 from collections.abc import Callable, Iterable, Mapping
 
+import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
@@ -28,11 +29,10 @@ def _conv_kernel(w: np.ndarray) -> np.ndarray:
 
 
 def _conv_transpose_kernel(w: np.ndarray) -> np.ndarray:
-    """PyTorch ConvTranspose2d weight (I, O, kh, kw) -> Flax ConvTranspose (kh, kw, I, O).
+    """PyTorch ConvTranspose2d weight (I, O, kh, kw) -> Flax (kh, kw, O, I).
 
-    Used with ``nnx.ConvTranspose(..., transpose_kernel=True)``, which applies the
-    kernel as the gradient of a convolution, as PyTorch does; PyTorch stores it
-    as a convolution kernel from O to I, hence the swap and no flip here.
+    For ``nnx.ConvTranspose(..., transpose_kernel=True)``, which applies its kernel
+    as the gradient of a convolution from O to I channels, as PyTorch does.
     """
     return np.transpose(w, (2, 3, 1, 0))
 
@@ -82,9 +82,7 @@ def load_torch_file(path: str | pathlib.Path, *, what: str = "checkpoint") -> ob
     try:
         import torch
     except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            f"reading {path} needs PyTorch: pip install 'tcenet-jax[torch]'"
-        ) from e
+        raise ImportError(f"reading {path} needs PyTorch: pip install 'tcenet-jax[torch]'") from e
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
@@ -188,8 +186,10 @@ def assign_torch_state(
             ("shape mismatches", mismatched),
         ):
             if names:
-                shown = names[:40] + ([f"... and {len(names) - 40} more"] if len(names) > 40 else [])
+                shown = names[:40] + (
+                    [f"... and {len(names) - 40} more"] if len(names) > 40 else []
+                )
                 lines.append(f"{len(names)} {title}:\n  " + "\n  ".join(shown))
         raise CheckpointMismatchError("\n".join(lines))
     for variable, value in updates:
-        variable.set_value(np.asarray(value, dtype=variable.get_value().dtype))
+        variable.set_value(jnp.asarray(value, dtype=variable.get_value().dtype))

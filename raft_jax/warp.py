@@ -24,8 +24,9 @@ def backward_warp(image: jax.Array, flow: jax.Array) -> jax.Array:
         raise ValueError(f"image {image.shape} and flow {flow.shape} differ in (B, H, W)")
     b, h, w, c = image.shape
     flow = flow.astype(jnp.promote_types(image.dtype, jnp.float32))
-    ys, xs = jnp.meshgrid(jnp.arange(h, dtype=flow.dtype), jnp.arange(w, dtype=flow.dtype),
-                          indexing="ij")
+    ys, xs = jnp.meshgrid(
+        jnp.arange(h, dtype=flow.dtype), jnp.arange(w, dtype=flow.dtype), indexing="ij"
+    )
     x = xs[None] + flow[..., 0]
     y = ys[None] + flow[..., 1]
     x0 = jnp.floor(x)
