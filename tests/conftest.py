@@ -48,3 +48,45 @@ def fixture_npz(fixture_file):
 def nchw_to_nhwc(x: np.ndarray) -> np.ndarray:
     """PyTorch layout (..., C, H, W) -> ours (..., H, W, C)."""
     return np.moveaxis(x, -3, -1)
+
+
+def randomize_weights(model, seed: int = 0):
+    """Replaces a model's weights with unit-gain random ones (the official init is tiny).
+
+    Kernels ~ N(0, 1/fan_in), BatchNorm scales ~ 1 ± 0.1 and random running
+    statistics, so that every path of the network influences the output. The last
+    decoder conv is damped and biased to 0.5 so TCE-Net outputs stay inside [0, 1].
+    """
+    import jax.numpy as jnp
+    from flax import nnx
+
+    rng = np.random.default_rng(seed)
+    for path, value in nnx.iter_graph(model):
+        if not isinstance(value, nnx.Param | nnx.BatchStat):
+            continue
+        shape = value.get_value().shape
+        name = path[-1]
+        if name == "kernel":
+            new = rng.normal(0, 1 / np.sqrt(np.prod(shape[:-1])), shape)
+        elif name == "scale":
+            new = rng.normal(1, 0.1, shape)
+        elif name == "var":
+            new = rng.uniform(0.5, 1.5, shape)
+        else:  # biases, running means
+            new = rng.normal(0, 0.1, shape)
+        value.set_value(jnp.asarray(new, jnp.float32))
+    decoder = getattr(model, "decoder", None)
+    if decoder is not None:
+        decoder.conv_8.kernel.set_value(decoder.conv_8.kernel.get_value() * 0.1)
+        decoder.conv_8.bias.set_value(jnp.full((3,), 0.5, jnp.float32))
+    return model
+
+
+@pytest.fixture(scope="session")
+def tiny_tcenet():
+    """A small random TCENet (base_dim 4, one residual block) with unit-gain weights."""
+    from flax import nnx
+
+    from tcenet_jax.models import TCENet
+
+    return randomize_weights(TCENet(base_dim=4, num_res_blocks=1, rngs=nnx.Rngs(0)))

@@ -70,6 +70,37 @@ def layer_norm(x: jax.Array, eps: float = 1e-5) -> jax.Array:
     return ((x32 - mean) * jax.lax.rsqrt(var + eps)).astype(x.dtype)
 
 
+class GroupedConv(nnx.Conv):
+    """A grouped 2-D convolution computed as one convolution per group.
+
+    Same parameters and result as ``nnx.Conv(..., feature_group_count=G)``; XLA on
+    CPU runs ``feature_group_count > 1`` 3-5× slower than G separate convolutions.
+    """
+
+    def __call__(self, x: jax.Array) -> jax.Array:  # type: ignore[override]
+        groups = self.feature_group_count
+        dtype = self.dtype or x.dtype
+        kernel = self.kernel.get_value().astype(dtype)
+        pair = lambda v: tuple(v) if isinstance(v, Sequence) else (v, v)
+        outputs = [
+            jax.lax.conv_general_dilated(
+                xg,
+                kg,
+                window_strides=pair(self.strides),
+                padding=self.padding,
+                rhs_dilation=pair(self.kernel_dilation),
+                dimension_numbers=("NHWC", "HWIO", "NHWC"),
+            )
+            for xg, kg in zip(
+                jnp.split(x.astype(dtype), groups, axis=-1), jnp.split(kernel, groups, axis=-1)
+            )
+        ]
+        y = jnp.concatenate(outputs, axis=-1)
+        if self.bias is not None:
+            y = y + self.bias.get_value().astype(dtype)
+        return y
+
+
 def conv(
     in_features: int,
     out_features: int,
@@ -94,7 +125,7 @@ def conv(
         padding = tuple(k // 2 * dilation for k in kernel)
     elif isinstance(padding, int):
         padding = (padding,) * len(kernel)
-    return nnx.Conv(
+    return (GroupedConv if groups > 1 else nnx.Conv)(
         in_features,
         out_features,
         kernel,

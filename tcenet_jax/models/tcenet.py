@@ -98,8 +98,13 @@ class TCENet(nnx.Module):
         self.co_attention = CoAttention(4 * base_dim, attention_chunk=attention_chunk, **kw)
         self.decoder = Decoder2D(base_dim=base_dim, **kw)
         self.dtype = dtype
-        # Constructor arguments that define the weights (saved with checkpoints).
-        self.config = {"base_dim": base_dim, "num_res_blocks": num_res_blocks}
+        self.base_dim = base_dim
+        self.num_res_blocks = num_res_blocks
+
+    @property
+    def config(self) -> dict[str, int]:
+        """The constructor arguments that define the weights (saved with checkpoints)."""
+        return {"base_dim": self.base_dim, "num_res_blocks": self.num_res_blocks}
 
     def encode(self, window: jax.Array, *, train: bool = False):
         """One 5-frame window (B, 5, H, W, 3) -> (latent, conv_3_cat, conv_1_cat)."""
