@@ -1,0 +1,101 @@
+"""Spatial-Temporal Compatible Learning: the training loss, assembled per data source.
+
+Each source (``real``, ``synthetic``) lists its loss terms and weights in the
+config. Spatial terms compare the two outputs with the ground-truth frames 2 and
+3 of the clip (summed over the two outputs); the temporal term compares the two
+outputs with each other through optical flow (RAFT on the predictions, or the
+ground-truth flow a synthetic batch carries).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import jax
+import jax.numpy as jnp
+
+from tcenet_jax import losses
+
+SOURCES = ("synthetic", "real")  # the network runs on the synthetic batch first
+SPATIAL_TERMS = ("perceptual", "charbonnier", "edge", "ssim")
+TERMS = (*SPATIAL_TERMS, "temporal")
+
+
+def check_loss_config(loss_config) -> None:
+    """Raises ValueError for unknown terms, sources or flow sources."""
+    for source in SOURCES:
+        for term in loss_config[source]:
+            if term not in TERMS:
+                raise ValueError(
+                    f"loss.{source}.{term}: unknown loss term; expected one of {', '.join(TERMS)}"
+                )
+    if loss_config.temporal_flow not in ("raft", "ground_truth"):
+        raise ValueError(
+            f"loss.temporal_flow must be 'raft' or 'ground_truth', got {loss_config.temporal_flow!r}"
+        )
+
+
+def uses(loss_config, term: str) -> bool:
+    """Whether any source uses ``term`` with a non-zero weight."""
+    return any(loss_config[source].get(term, 0.0) for source in SOURCES)
+
+
+def _flows(batch: Mapping[str, jax.Array], first, second, loss_config, raft):
+    """(flow_12, flow_21) between outputs 0 and 1 (clip frames 2 and 3)."""
+    if loss_config.temporal_flow == "ground_truth":
+        if "flow" not in batch or "flow_backward" not in batch:
+            raise ValueError(
+                "loss.temporal_flow='ground_truth' needs batches with 'flow' and "
+                "'flow_backward' (a synthetic dataset rendered with ground-truth flow)"
+            )
+        return batch["flow"][:, 2], batch["flow_backward"][:, 3]
+    return losses.raft_flows(
+        raft,
+        first,
+        second,
+        iters=loss_config.raft_iters,
+        input_scale=loss_config.raft_input_scale,
+        detach=loss_config.detach_flow,
+    )
+
+
+def stcl_loss(model, batch, loss_config, *, vgg=None, raft=None):
+    """The total training loss of one step.
+
+    model: TCENet (run with ``train=True``); batch: ``{"real": {...}, "synthetic":
+    {...}}`` with ``low``/``normal`` (B, 6, H, W, 3) in [0, 1] and, for ground-truth
+    flow, ``flow``/``flow_backward`` (B, 5, H, W, 2). vgg / raft: frozen networks
+    for the perceptual and RAFT temporal terms. Returns (total, metrics, outputs):
+    metrics maps ``"{source}/{term}"`` (unweighted) and ``"total"`` to scalars;
+    outputs maps each source to the network's (B, 2, H, W, 3) predictions.
+    """
+    outputs = {source: model(batch[source]["low"], train=True) for source in SOURCES}
+    metrics = {}
+    total = jnp.zeros((), jnp.float32)
+    for source in SOURCES:
+        pred, data = outputs[source], batch[source]
+        for term, weight in loss_config[source].items():
+            if not weight:
+                continue
+            if term == "temporal":
+                first, second = pred[:, 0], pred[:, 1]
+                flow_12, flow_21 = _flows(data, first, second, loss_config, raft)
+                value = losses.temporal_loss(first, second, flow_12, flow_21)
+            else:
+                value = sum(
+                    _spatial(term, pred[:, k], data["normal"][:, 2 + k], vgg) for k in (0, 1)
+                )
+            metrics[f"{source}/{term}"] = value
+            total = total + weight * value
+    metrics["total"] = total
+    return total, metrics, outputs
+
+
+def _spatial(term: str, pred: jax.Array, target: jax.Array, vgg) -> jax.Array:
+    if term == "perceptual":
+        return losses.perceptual_loss(vgg, pred, target)
+    return {
+        "charbonnier": losses.charbonnier_loss,
+        "edge": losses.edge_loss,
+        "ssim": losses.ssim_loss,
+    }[term](pred, target)
