@@ -1,0 +1,424 @@
+"""Training TCE-Net with Spatial-Temporal Compatible Learning.
+
+  python -m tcenet_jax.train --config configs/sdsd.py:indoor --workdir runs/x \\
+      [--config.num_epochs=100 ...]
+
+One jitted step over a device mesh (batch sharded on ``data``, parameters
+replicated); multi-host runs start through ``jax.distributed.initialize`` when
+the usual environment variables are set. Checkpoints in ``workdir/checkpoints``
+(resumed automatically), TensorBoard logs in ``workdir/tensorboard``, metrics as
+JSON lines in ``workdir/metrics.jsonl`` and the config in ``workdir/config.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import signal
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from flax import nnx
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
+from tqdm import tqdm
+
+from tcenet_jax import input_pipeline, metrics, stcl
+from tcenet_jax.checkpointing import BEST_METRIC, TrainCheckpointer, load_model
+from tcenet_jax.models import TCENet
+
+HOW_TO_GET_RAFT = (
+    "download raft-things.pth (princeton-vl/RAFT, models.zip), convert it with "
+    "`python -m raft_jax.convert raft-things.pth weights/raft-things` and set "
+    "--config.raft_checkpoint=weights/raft-things, or use --config.loss.temporal_flow="
+    "ground_truth with a synthetic dataset that has flow"
+)
+HOW_TO_GET_VGG = (
+    "download torchvision's ImageNet VGG19 weights (vgg19-dcbb9e9d.pth), convert them with "
+    "`python -m tcenet_jax.convert vgg19 vgg19-dcbb9e9d.pth weights/vgg19` and set "
+    "--config.vgg_checkpoint=weights/vgg19, or drop the perceptual term "
+    "(--config.loss.real.perceptual=0)"
+)
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or infinite."""
+
+
+def learning_rate_schedule(config: ml_collections.ConfigDict, steps_per_epoch: int):
+    """The official LambdaLR in steps: constant, then linear to 0, updated once per epoch.
+
+    Epoch e (0-based) runs at ``lr · (1 - max(0, e + 1 - constant) / decay)``.
+    """
+
+    def schedule(step):
+        epoch = step // steps_per_epoch
+        decayed = jnp.maximum(0, epoch + 1 - config.lr_constant_epochs) / config.lr_decay_epochs
+        return config.learning_rate * jnp.clip(1.0 - decayed, 0.0, 1.0)
+
+    return schedule
+
+
+def create_optimizer(config: ml_collections.ConfigDict, schedule) -> optax.GradientTransformation:
+    """PyTorch Adam: L2 weight decay added to the gradient, then Adam (not AdamW)."""
+    return optax.chain(
+        optax.add_decayed_weights(config.weight_decay),
+        optax.scale_by_adam(b1=config.b1, b2=config.b2, eps=config.eps),
+        optax.scale_by_learning_rate(schedule),
+    )
+
+
+def create_model(config: ml_collections.ConfigDict) -> TCENet:
+    """The network from the config (official init), or the weights of ``init_checkpoint``."""
+    dtype = jnp.dtype(config.model.dtype)
+    if config.init_checkpoint:
+        model = load_model(config.init_checkpoint, dtype=dtype)
+        if model.config != {"base_dim": config.model.base_dim,
+                            "num_res_blocks": config.model.num_res_blocks}:
+            raise ValueError(
+                f"init_checkpoint {config.init_checkpoint} holds a TCENet {model.config}, but "
+                f"config.model asks for base_dim={config.model.base_dim}, "
+                f"num_res_blocks={config.model.num_res_blocks}"
+            )
+        return model
+    return TCENet(
+        base_dim=config.model.base_dim,
+        num_res_blocks=config.model.num_res_blocks,
+        dtype=dtype,
+        rngs=nnx.Rngs(params=config.seed, dropout=config.seed + 1),
+    )
+
+
+def load_frozen_networks(config: ml_collections.ConfigDict):
+    """(vgg, raft) for the loss terms the config uses; None where unused."""
+    vgg = raft = None
+    if stcl.uses(config.loss, "perceptual"):
+        if not config.vgg_checkpoint:
+            raise ValueError(f"the perceptual loss needs VGG19 weights: {HOW_TO_GET_VGG}")
+        from tcenet_jax.models.vgg import load_vgg19
+
+        vgg = load_vgg19(config.vgg_checkpoint)
+    if stcl.uses(config.loss, "temporal") and config.loss.temporal_flow == "raft":
+        if not config.raft_checkpoint:
+            raise ValueError(f"the temporal loss with RAFT flow needs RAFT weights: "
+                             f"{HOW_TO_GET_RAFT}")
+        from raft_jax import load_raft
+
+        raft = load_raft(config.raft_checkpoint)
+    return vgg, raft
+
+
+def make_train_step(model_def, tx, loss_config, schedule, vgg_def=None, raft_def=None):
+    """The pure step ``(state, frozen, batch) -> (state, metrics, previews)``.
+
+    state: {"params", "rest" (BatchNorm statistics, dropout RNG), "opt_state", "step"};
+    frozen: {"vgg": state or None, "raft": state or None}.
+    """
+
+    def train_step(state, frozen, batch):
+        def loss_fn(params):
+            model = nnx.merge(model_def, params, state["rest"])
+            vgg = nnx.merge(vgg_def, frozen["vgg"]) if vgg_def is not None else None
+            raft = nnx.merge(raft_def, frozen["raft"]) if raft_def is not None else None
+            total, step_metrics, outputs = stcl.stcl_loss(
+                model, batch, loss_config, vgg=vgg, raft=raft
+            )
+            return total, (step_metrics, nnx.state(model, nnx.Not(nnx.Param)), outputs)
+
+        grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+        (_, (step_metrics, rest, outputs)), grads = grad_fn(state["params"])
+        updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
+        new_state = {
+            "params": optax.apply_updates(state["params"], updates),
+            "rest": rest,
+            "opt_state": opt_state,
+            "step": state["step"] + 1,
+        }
+        step_metrics = dict(step_metrics)
+        step_metrics["grad_norm"] = optax.global_norm(grads)
+        step_metrics["learning_rate"] = schedule(state["step"])
+        previews = {  # first sample of each source: low frame 2 | first output | ground truth
+            source: jnp.concatenate(
+                [batch[source]["low"][0, 2], jnp.clip(outputs[source][0, 0], 0, 1),
+                 batch[source]["normal"][0, 2]], axis=1)
+            for source in stcl.SOURCES
+        }
+        return new_state, step_metrics, previews
+
+    return train_step
+
+
+class _Interrupted:
+    """Remembers SIGTERM/SIGINT so the loop can checkpoint and stop between steps."""
+
+    def __init__(self):
+        self.signum: int | None = None
+        self._previous = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread
+                pass
+        return self
+
+    def _handle(self, signum, frame):
+        self.signum = signum
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def _write_json_atomic(path: pathlib.Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def _global_batch(batch, sharding):
+    """A per-process numpy batch -> global jax.Arrays sharded on the data axis."""
+    return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, x), batch)
+
+
+def validate(forward: Callable, config, max_videos: int | None = None) -> dict[str, float]:
+    """The official per-epoch validation on the real source's test videos.
+
+    Frames 2-7 of each video in, the first output (frame 4) against ground-truth
+    frame 4; PSNR and SSIM (RGB, 255 scale) averaged over the videos.
+    """
+    scores = {"psnr": [], "ssim": []}
+    for i, video in enumerate(input_pipeline.iterate_eval_videos(config.data.real, split="test")):
+        if max_videos is not None and i >= max_videos:
+            break
+        if video.normal is None or len(video.low) < 8:
+            continue
+        clip = jnp.asarray(video.low[2:8][None])
+        pred = np.clip(np.asarray(forward(clip))[0, 0], 0.0, 1.0)
+        scores["psnr"].append(metrics.psnr(pred, video.normal[4]))
+        scores["ssim"].append(metrics.ssim(pred, video.normal[4]))
+    if not scores["psnr"]:
+        return {}
+    return {f"val/{k}": float(np.mean(v)) for k, v in scores.items()}
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib.Path):
+    """Trains (resuming from ``workdir`` when it holds checkpoints); returns the last metrics."""
+    workdir = pathlib.Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    stcl.check_loss_config(config.loss)
+    is_chief = jax.process_index() == 0
+    if is_chief:
+        _write_json_atomic(workdir / "config.json", config.to_dict())
+
+    # Data, schedule and optimiser.
+    steps_per_epoch = input_pipeline.steps_per_epoch(config.data)
+    num_steps = (config.num_train_steps if config.num_train_steps > 0
+                 else config.num_epochs * steps_per_epoch)
+    schedule = learning_rate_schedule(config, steps_per_epoch)
+    tx = create_optimizer(config, schedule)
+    n_devices = jax.device_count()
+    if config.data.global_batch_size % n_devices:
+        raise ValueError(f"data.global_batch_size={config.data.global_batch_size} must be a "
+                         f"multiple of the number of devices ({n_devices})")
+    mesh = jax.make_mesh((n_devices,), ("data",))
+    replicated = NamedSharding(mesh, P())
+    data_sharding = NamedSharding(mesh, P("data"))
+
+    # Model, frozen networks and the train state.
+    model = create_model(config)
+    model_def, params, rest = nnx.split(model, nnx.Param, ...)
+    vgg, raft = load_frozen_networks(config)
+    vgg_def, vgg_state = nnx.split(vgg) if vgg is not None else (None, None)
+    raft_def, raft_state = nnx.split(raft) if raft is not None else (None, None)
+    frozen = jax.device_put({"vgg": vgg_state, "raft": raft_state}, replicated)
+    state = {"params": params, "rest": rest, "opt_state": tx.init(params),
+             "step": jnp.zeros((), jnp.int32)}
+
+    train_iter = input_pipeline.create_train_iterator(config.data, seed=config.seed)
+    checkpointer = TrainCheckpointer(workdir / "checkpoints", keep=config.keep_checkpoints)
+    start_step = 0
+    best_psnr = -np.inf
+    latest = checkpointer.latest_step()
+    if latest is not None:
+        model_state, opt_state, meta = checkpointer.restore(
+            latest,
+            model={"params": state["params"], "rest": state["rest"]},
+            optimizer={"opt_state": state["opt_state"], "step": state["step"]},
+            data_iterator=train_iter,
+        )
+        state = {**model_state, **opt_state}
+        start_step = int(meta["step"])
+        best_psnr = meta.get("best_psnr", best_psnr)
+        if is_chief:
+            print(f"resumed from {checkpointer.directory / str(latest)} (step {start_step})")
+    state = jax.device_put(state, replicated)
+
+    train_step = jax.jit(
+        make_train_step(model_def, tx, config.loss, schedule, vgg_def, raft_def),
+        in_shardings=(replicated, replicated, data_sharding),
+        out_shardings=(replicated, replicated, replicated),
+        donate_argnums=(0,),
+    )
+    eval_forward = jax.jit(lambda p, r, clips: nnx.merge(model_def, p, r)(clips))
+
+    def save(step: int, val: dict[str, float] | None = None) -> None:
+        nonlocal best_psnr
+        if val and BEST_METRIC in val:
+            best_psnr = max(best_psnr, val[BEST_METRIC])
+        meta = {"step": step, "epoch": step / steps_per_epoch, "model_config": model.config,
+                "best_psnr": best_psnr, **(val or {})}
+        checkpointer.save(
+            step,
+            model={"params": state["params"], "rest": state["rest"]},
+            optimizer={"opt_state": state["opt_state"], "step": state["step"]},
+            meta=meta,
+            data_iterator=train_iter,
+            metrics=val or None,
+        )
+
+    writer = _Writer(workdir) if is_chief else None
+    pending: list[tuple[int, dict[str, jax.Array]]] = []
+    last_saved = start_step
+    data_wait = 0.0
+    step_timer = time.perf_counter()
+    summary: dict[str, float] = {}
+
+    def flush(step: int) -> dict[str, float]:
+        """Checks the pending losses for NaN/inf and writes their mean."""
+        host = jax.device_get(pending)
+        for s, m in host:
+            if not np.isfinite(m["total"]):
+                raise NonFiniteLossError(
+                    f"non-finite training loss ({m['total']}) at step {s}: "
+                    + ", ".join(f"{k}={float(v):.4g}" for k, v in sorted(m.items()))
+                    + f". Stopped; the last good checkpoint is step {last_saved} in "
+                    f"{checkpointer.directory}"
+                )
+        pending.clear()
+        means = {f"train/{k}": float(np.mean([m[k] for _, m in host])) for k in host[0][1]}
+        if writer:
+            for s, m in host:
+                writer.jsonl({"step": s, **{f"train/{k}": float(v) for k, v in m.items()}})
+        return means
+
+    with _Interrupted() as interrupted, tqdm(
+        total=num_steps, initial=start_step, disable=not is_chief, unit="step",
+        desc="training", dynamic_ncols=True
+    ) as bar:
+        for step in range(start_step + 1, num_steps + 1):
+            wait_start = time.perf_counter()
+            batch = _global_batch(next(train_iter), data_sharding)
+            data_wait += time.perf_counter() - wait_start
+            state, step_metrics, previews = train_step(state, frozen, batch)
+            pending.append((step, step_metrics))
+            bar.update(1)
+
+            end_of_epoch = step % steps_per_epoch == 0
+            log_now = step % config.log_every_steps == 0 or step == num_steps or end_of_epoch
+            if log_now or interrupted.signum is not None:
+                summary = flush(step)
+                elapsed = time.perf_counter() - step_timer
+                n = config.log_every_steps if step % config.log_every_steps == 0 else 1
+                summary["train/steps_per_second"] = n / max(elapsed, 1e-9)
+                summary["train/data_wait_fraction"] = data_wait / max(elapsed, 1e-9)
+                step_timer, data_wait = time.perf_counter(), 0.0
+                bar.set_postfix(loss=f"{summary['train/total']:.4f}")
+                if writer:
+                    writer.scalars(step, summary)
+            if writer and step % config.image_every_steps == 0:
+                writer.images(step, jax.device_get(previews))
+
+            val = None
+            epoch = step // steps_per_epoch
+            if end_of_epoch and epoch % config.eval_every_epochs == 0:
+                val = validate(lambda c: eval_forward(state["params"], state["rest"], c), config)
+                if val and writer:
+                    writer.scalars(step, val)
+                    bar.write(f"epoch {epoch}: " + ", ".join(f"{k}={v:.4f}" for k, v in
+                                                             val.items()))
+                summary.update(val)
+            if (step % config.checkpoint_every_steps == 0 or step == num_steps or val
+                    or interrupted.signum is not None):
+                if pending:
+                    summary.update(flush(step))
+                save(step, val)
+                last_saved = step
+            if interrupted.signum is not None:
+                bar.write(f"stopped by signal {interrupted.signum} at step {step}; "
+                          f"checkpoint saved in {checkpointer.directory}")
+                summary["interrupted_by_signal"] = interrupted.signum
+                break
+    checkpointer.close()
+    if writer:
+        writer.close()
+    return summary
+
+
+class _Writer:
+    """TensorBoard (tensorboardX) and ``metrics.jsonl`` output of the chief process."""
+
+    def __init__(self, workdir: pathlib.Path):
+        from tensorboardX import SummaryWriter
+
+        self.tb = SummaryWriter(str(workdir / "tensorboard"))
+        self.jsonl_file = open(workdir / "metrics.jsonl", "a")  # noqa: SIM115
+
+    def scalars(self, step: int, values: dict[str, float]) -> None:
+        for k, v in values.items():
+            self.tb.add_scalar(k, v, step)
+        self.jsonl({"step": step, **values})
+
+    def jsonl(self, record: dict[str, Any]) -> None:
+        self.jsonl_file.write(json.dumps(record) + "\n")
+        self.jsonl_file.flush()
+
+    def images(self, step: int, previews: dict[str, np.ndarray]) -> None:
+        for source, strip in previews.items():
+            self.tb.add_image(f"{source}/low|prediction|ground_truth",
+                              np.clip(strip, 0, 1), step, dataformats="HWC")
+
+    def close(self) -> None:
+        self.tb.close()
+        self.jsonl_file.close()
+
+
+def _maybe_initialize_distributed() -> None:
+    """Multi-host start-up when a cluster environment is detected."""
+    if any(v in os.environ for v in ("JAX_COORDINATOR_ADDRESS", "COORDINATOR_ADDRESS",
+                                      "SLURM_JOB_ID", "OMPI_COMM_WORLD_SIZE",
+                                      "TPU_WORKER_HOSTNAMES")):
+        jax.distributed.initialize()
+
+
+def main(argv=None) -> None:
+    from absl import app, flags
+    from ml_collections import config_flags
+
+    config_flags.DEFINE_config_file("config", None, "training configuration file",
+                                    lock_config=True)
+    flags.DEFINE_string("workdir", None, "directory for checkpoints and logs")
+    flags.mark_flags_as_required(["config", "workdir"])
+
+    def run(_):
+        _maybe_initialize_distributed()
+        try:
+            summary = train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
+        except (NonFiniteLossError, ValueError, FileNotFoundError) as e:
+            raise SystemExit(f"error: {e}") from None
+        if "interrupted_by_signal" in summary:
+            raise SystemExit(128 + int(summary["interrupted_by_signal"]))
+
+    app.run(run, argv=argv)
+
+
+if __name__ == "__main__":
+    main()
