@@ -226,3 +226,23 @@ def test_listed_video_without_folder(tmp_path):
     manual = _ds_lol(tmp_path / "m")
     (manual / "test_list.txt").write_text("v9\n")
     _expect_build_error(tmp_path, manual, r"videos \['v9'\] are listed but have no folder")
+
+
+def test_build_command(tmp_path, capsys):
+    from tcenet_jax.datasets.__main__ import main
+
+    main(
+        [
+            "build",
+            "sdsd",
+            "--config",
+            "indoor",
+            "--manual_dir",
+            str(DATASETS / "sdsd" / "dummy_data"),
+            "--data_dir",
+            str(tmp_path),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert "sdsd train: 2 videos, 14 frames" in out and "sdsd test: 1 videos, 7 frames" in out
+    assert (tmp_path / "sdsd" / "indoor" / "1.0.0" / "metadata.json").is_file()

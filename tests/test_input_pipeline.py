@@ -3,8 +3,10 @@
 import pathlib
 
 import cv2
+import grain
 import jax.numpy as jnp
 import numpy as np
+import orbax.checkpoint as ocp
 import pytest
 
 from raft_jax import backward_warp
@@ -300,3 +302,19 @@ def test_eval_videos_from_a_ds_lol_folder(moving):
     videos = list(input_pipeline.iterate_eval_videos(moving.manual_dir, split="train"))
     assert [v.name for v in videos] == ["chelsea_00", "chelsea_01"]
     assert videos[1].flow.shape == (6, 48, 64, 2)
+
+
+def test_iterator_state_in_an_orbax_checkpoint(coded, tmp_path):
+    config = _config(coded)
+    iterator = input_pipeline.create_train_iterator(config, seed=8)
+    _take(iterator, 2)
+    with ocp.CheckpointManager(tmp_path / "ckpt") as manager:
+        manager.save(2, args=ocp.args.Composite(data=grain.checkpoint.CheckpointSave(iterator)))
+        manager.wait_until_finished()
+    expected = _take(iterator, 2)
+    restored = input_pipeline.create_train_iterator(config, seed=8)
+    with ocp.CheckpointManager(tmp_path / "ckpt") as manager:
+        manager.restore(
+            2, args=ocp.args.Composite(data=grain.checkpoint.CheckpointRestore(restored))
+        )
+    _assert_same(_take(restored, 2), expected)
