@@ -64,13 +64,15 @@ def make_sources(root: pathlib.Path, videos: int, frames: int) -> tuple:
     return sources["real"], sources["synthetic"]
 
 
-def measure(real, synthetic, *, workers: int, batches: int, batch_size: int) -> float:
+def measure(
+    real, synthetic, *, workers: int, batches: int, batch_size: int, prefetch: int
+) -> float:
     """Samples per second after the first batch (which includes starting the workers)."""
     config = input_pipeline.default_data_config()
     config.real, config.synthetic = real, synthetic
     config.global_batch_size = batch_size
     config.num_workers = workers
-    config.prefetch = 2
+    config.prefetch = prefetch
     iterator = input_pipeline.create_train_iterator(config, seed=0)
     start = time.perf_counter()
     batch = next(iterator)
@@ -98,11 +100,24 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=12, help="timed batches per setting")
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument(
+        "--prefetch",
+        type=int,
+        default=2,
+        help="batches loaded ahead, in as many threads, per worker",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="benchmark_pipeline.") as tmp:
         real, synthetic = make_sources(pathlib.Path(tmp), args.videos, args.frames)
         rates = {
-            w: measure(real, synthetic, workers=w, batches=args.batches, batch_size=args.batch_size)
+            w: measure(
+                real,
+                synthetic,
+                workers=w,
+                batches=args.batches,
+                batch_size=args.batch_size,
+                prefetch=args.prefetch,
+            )
             for w in args.workers
         }
     base = rates[args.workers[0]]

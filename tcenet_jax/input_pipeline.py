@@ -35,7 +35,7 @@ from absl import flags
 from tcenet_jax.datasets import FrameSource, prepare_source, source_config
 from tcenet_jax.datasets.paired_folders import SPLITS, pair_videos, split_by_lists, video_names
 from tcenet_jax.datasets.sources import demo_source_config, ensure_demo_dataset
-from tcenet_jax.video_io import BadDataError, read_flo, read_image_raw, to_float
+from tcenet_jax.video_io import BadDataError, check_size, read_flo, read_image_raw, to_float
 
 __all__ = [
     "EvalVideo",
@@ -338,12 +338,12 @@ def _read_checked(video, paths, what: str, size: tuple[int, int] | None) -> np.n
     for frame_name, path in zip(video.frame_names, paths):
         array = read_flo(path) if path.suffix == ".flo" else to_float(read_image_raw(path))
         size = size or array.shape[:2]
-        if array.shape[:2] != size:
-            raise BadDataError(
-                f"video {video.name} frame {frame_name}: the {what} {path} is "
-                f"{array.shape[1]}x{array.shape[0]} but the video's frames are "
-                f"{size[1]}x{size[0]}"
-            )
+        check_size(
+            f"video {video.name} frame {frame_name}: the {what} {path}",
+            array.shape,
+            size,
+            "the video's first frame",
+        )
         arrays.append(array)
     return np.stack(arrays)
 

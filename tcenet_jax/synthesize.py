@@ -25,20 +25,17 @@ without ``--overwrite``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import pathlib
-import shutil
-import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import cv2
 import numpy as np
 from tqdm import tqdm
 
-from raft_jax.checkpoint import prepare_output_dir
+from raft_jax.checkpoint import staged_output_dir
 from tcenet_jax import synthesis
 from tcenet_jax.video_io import (
     FRAME_EXTENSIONS,
@@ -76,25 +73,6 @@ def _pick_model(model: str, seed: int) -> str:
     if model != "mixed":
         return model
     return synthesis.MODELS[int(np.random.default_rng([seed, 3]).integers(len(synthesis.MODELS)))]
-
-
-@contextlib.contextmanager
-def staged_output_dir(output: str | os.PathLike, *, overwrite: bool) -> Iterator[pathlib.Path]:
-    """Yields a temporary folder beside ``output``, renamed to ``output`` on success."""
-    output = prepare_output_dir(output, overwrite=overwrite)
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
-    try:
-        yield staging
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    if output.exists():
-        old = output.with_name(f".{output.name}.old-{os.getpid()}")
-        output.rename(old)
-        staging.rename(output)
-        shutil.rmtree(old)
-    else:
-        staging.rename(output)
 
 
 def _write_json(path: pathlib.Path, data: dict[str, Any]) -> None:

@@ -118,6 +118,15 @@ def _check_bit_depth(image: np.ndarray, path: pathlib.Path, bit_depth: int | Non
         raise BadDataError(f"{path} is {depth}-bit but {bit_depth}-bit frames are expected here")
 
 
+def check_size(what: str, shape: Sequence[int], expected: Sequence[int], other: str) -> None:
+    """Raises BadDataError "<what> is WxH but <other> is WxH" if the (H, W) of two shapes differ."""
+    if tuple(shape[:2]) != tuple(expected[:2]):
+        raise BadDataError(
+            f"{what} is {shape[1]}x{shape[0]} but {other} is {expected[1]}x{expected[0]} "
+            f"(width x height)"
+        )
+
+
 def _decode_file(path: pathlib.Path) -> tuple[np.ndarray, bytes | None]:
     """The file's array as stored (BGR channel order) and its bytes (None for ``.npy``)."""
     if not path.is_file():
@@ -233,13 +242,8 @@ def iter_frames_raw(
         )
     size = None
     for name, frame in frames:
-        if size is None:
-            size = frame.shape
-        elif frame.shape != size:
-            raise BadDataError(
-                f"{path}: frame {name} is {frame.shape[1]}x{frame.shape[0]} but the first frame "
-                f"is {size[1]}x{size[0]} (width x height); all frames must have one size"
-            )
+        size = size or frame.shape
+        check_size(f"{path}: frame {name}", frame.shape, size, "the first frame")
         yield name, frame
 
 

@@ -192,8 +192,8 @@ def test_different_sizes_between_low_and_normal(tmp_path):
     _expect_build_error(
         tmp_path,
         manual,
-        r"video v1 frame 00004: the low-light frame .* is 12x8 but the "
-        r"normal-light frame .* is 6x4",
+        r"video v1 frame 00004: the normal-light frame .* is 6x4 but the low-light "
+        r"frame .* is 12x8",
     )
 
 

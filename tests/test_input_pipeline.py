@@ -290,8 +290,8 @@ def test_eval_videos_from_plain_folders(tmp_path):
     write_png(tmp_path / "plain" / "normal" / "b" / "00001.png", rng.random((4, 12, 3)))
     with pytest.raises(
         BadDataError,
-        match=r"video b frame 00001: the normal-light frame .* is 12x4 but the video.s frames are "
-        r"12x8",
+        match=r"video b frame 00001: the normal-light frame .* is 12x4 but the video.s first "
+        r"frame is 12x8",
     ):
         list(input_pipeline.iterate_eval_videos(tmp_path / "plain"))
     with pytest.raises(BadDataError, match="holds neither low/"):

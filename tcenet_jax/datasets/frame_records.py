@@ -27,7 +27,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from tcenet_jax.datasets.paired_folders import VideoFiles
-from tcenet_jax.video_io import BadDataError, read_flo, read_frame_png
+from tcenet_jax.video_io import check_size, read_flo, read_frame_png
 
 _EMPTY_FLOW = np.zeros((0, 0, 2), np.float32)
 
@@ -97,23 +97,18 @@ class PairedVideoBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True
                 low, low_png = read_frame_png(
                     video.low[t], bit_depth=self.LOW_BIT_DEPTH, dtype=self.STORAGE_DTYPE
                 )
-                if size is None:
-                    size = low.shape
-                elif low.shape != size:
-                    raise BadDataError(
-                        f"video {video.name} frame {frame_name}: {video.low[t]} is "
-                        f"{low.shape[1]}x{low.shape[0]} but the video's first frame is "
-                        f"{size[1]}x{size[0]} (width x height)"
-                    )
+                size = size or low.shape
+                where = f"video {video.name} frame {frame_name}:"
+                check_size(f"{where} {video.low[t]}", low.shape, size, "the video's first frame")
                 normal, normal_png = read_frame_png(
                     video.normal[t], bit_depth=self.NORMAL_BIT_DEPTH, dtype=self.STORAGE_DTYPE
                 )
-                if normal.shape != low.shape:
-                    raise BadDataError(
-                        f"video {video.name} frame {frame_name}: the low-light frame "
-                        f"{video.low[t]} is {low.shape[1]}x{low.shape[0]} but the normal-light "
-                        f"frame {video.normal[t]} is {normal.shape[1]}x{normal.shape[0]}"
-                    )
+                check_size(
+                    f"{where} the normal-light frame {video.normal[t]}",
+                    normal.shape,
+                    low.shape,
+                    f"the low-light frame {video.low[t]}",
+                )
                 record = {
                     "low": io.BytesIO(low_png),
                     "normal": io.BytesIO(normal_png),
@@ -131,9 +126,10 @@ class PairedVideoBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True
         if video.flow is None or t == len(video.low) - 1:
             return _EMPTY_FLOW
         flow = read_flo(video.flow[t])
-        if flow.shape[:2] != shape[:2]:
-            raise BadDataError(
-                f"video {video.name} frame {video.frame_names[t]}: flow {video.flow[t]} is "
-                f"{flow.shape[1]}x{flow.shape[0]} but the frames are {shape[1]}x{shape[0]}"
-            )
+        check_size(
+            f"video {video.name} frame {video.frame_names[t]}: flow {video.flow[t]}",
+            flow.shape,
+            shape,
+            "the frames",
+        )
         return flow
