@@ -32,9 +32,14 @@ import ml_collections
 import numpy as np
 from absl import flags
 
-from tcenet_jax.datasets import FrameSource, prepare_source, source_config
+from tcenet_jax.datasets import (
+    FrameSource,
+    demo_source_config,
+    ensure_demo_dataset,
+    prepare_source,
+    source_config,
+)
 from tcenet_jax.datasets.paired_folders import SPLITS, pair_videos, split_by_lists, video_names
-from tcenet_jax.datasets.sources import demo_source_config, ensure_demo_dataset
 from tcenet_jax.video_io import BadDataError, check_size, read_flo, read_image_raw, to_float
 
 __all__ = [

@@ -263,6 +263,11 @@ def write_demo_videos(
 
     3 clips are held out for testing. Returns ``output`` (a DS-LOL-layout folder).
     """
+    if not pathlib.Path(samples_dir).is_dir():
+        raise BadDataError(
+            f"the sample photos are not in {samples_dir}: the demo needs a checkout of the "
+            f"repository (data/samples/) or another folder of photos as samples_dir"
+        )
     samples = list_frames(samples_dir, extensions=(".png", ".jpg"))
     return synthesize_from_stills(samples, output, seed=seed, overwrite=overwrite, **DEMO_SETTINGS)
 

@@ -170,3 +170,8 @@ def test_demo_dataset_is_built_on_first_use(tmp_path):
     stamp = (raw / "synthesis.json").stat().st_mtime_ns
     ensure_demo_dataset(str(tmp_path))  # second use: nothing rebuilt
     assert (raw / "synthesis.json").stat().st_mtime_ns == stamp
+
+
+def test_demo_without_the_sample_photos(tmp_path):
+    with pytest.raises(BadDataError, match="the sample photos are not in"):
+        synthesize.write_demo_videos(tmp_path / "demo", samples_dir=tmp_path / "nowhere")
