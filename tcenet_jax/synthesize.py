@@ -75,9 +75,10 @@ def _pick_model(model: str, seed: int) -> str:
     return synthesis.MODELS[int(np.random.default_rng([seed, 3]).integers(len(synthesis.MODELS)))]
 
 
-def _write_json(path: pathlib.Path, data: dict[str, Any]) -> None:
+def _write_json(path: pathlib.Path, **data: Any) -> None:
+    """Writes ``data`` with the generator's name as sorted, indented JSON."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    path.write_text(json.dumps({"generator": GENERATOR, **data}, indent=2, sort_keys=True) + "\n")
 
 
 def _write_frame_pair(root: pathlib.Path, video: str, index: int, normal, low) -> None:
@@ -134,26 +135,20 @@ def synthesize_from_videos(
                     break
             _write_json(
                 root / "params" / f"{name}.json",
-                {
-                    "generator": GENERATOR,
-                    "seed": seed,
-                    "video_seed": vseed,
-                    "source": path.name,
-                    "num_frames": count,
-                    "size": list(shape[:2]),
-                    "low_light": simulator.params,
-                },
+                seed=seed,
+                video_seed=vseed,
+                source=path.name,
+                num_frames=count,
+                size=list(shape[:2]),
+                low_light=simulator.params,
             )
         _write_json(
             root / "synthesis.json",
-            {
-                "generator": GENERATOR,
-                "kind": "videos",
-                "seed": seed,
-                "model": model,
-                "max_frames": max_frames,
-                "videos": len(videos),
-            },
+            kind="videos",
+            seed=seed,
+            model=model,
+            max_frames=max_frames,
+            videos=len(videos),
         )
     return pathlib.Path(output)
 
@@ -218,16 +213,13 @@ def synthesize_from_stills(
                     write_flo(root / "flow" / name / frame_name(t, ".flo"), clip.flows[t])
             _write_json(
                 root / "params" / f"{name}.json",
-                {
-                    "generator": GENERATOR,
-                    "seed": seed,
-                    "video_seed": vseed,
-                    "source": path.name,
-                    "num_frames": num_frames,
-                    "size": list(size),
-                    "low_light": simulator.params,
-                    "clip": clip.params,
-                },
+                seed=seed,
+                video_seed=vseed,
+                source=path.name,
+                num_frames=num_frames,
+                size=list(size),
+                low_light=simulator.params,
+                clip=clip.params,
             )
         if test_videos:
             order = np.random.default_rng([seed, 4]).permutation(total)
@@ -236,18 +228,15 @@ def synthesize_from_stills(
             (root / "train_list.txt").write_text("".join(f"{n}\n" for n in names if n not in test))
         _write_json(
             root / "synthesis.json",
-            {
-                "generator": GENERATOR,
-                "kind": "stills",
-                "seed": seed,
-                "model": model,
-                "clips_per_image": clips_per_image,
-                "num_frames": num_frames,
-                "size": list(size),
-                "foreground": foreground,
-                "test_videos": test_videos,
-                "stills": [p.name for p in paths],
-            },
+            kind="stills",
+            seed=seed,
+            model=model,
+            clips_per_image=clips_per_image,
+            num_frames=num_frames,
+            size=list(size),
+            foreground=foreground,
+            test_videos=test_videos,
+            stills=[p.name for p in paths],
         )
     return pathlib.Path(output)
 
