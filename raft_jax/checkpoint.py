@@ -8,12 +8,13 @@ temporary name beside the target and renamed into place.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jax
@@ -34,25 +35,17 @@ def prepare_output_dir(directory: str | pathlib.Path, *, overwrite: bool) -> pat
     return directory
 
 
-def save_model(
-    directory: str | pathlib.Path,
-    model: nnx.Module,
-    *,
-    config: dict[str, Any],
-    overwrite: bool = False,
-    extra: dict[str, Any] | None = None,
-) -> pathlib.Path:
-    """Writes ``model`` (its class name, ``config`` kwargs and state) to ``directory``."""
+@contextlib.contextmanager
+def staged_output_dir(directory: str | pathlib.Path, *, overwrite: bool) -> Iterator[pathlib.Path]:
+    """Yields a temporary folder beside ``directory`` to fill; renames it into place on success.
+
+    An existing ``directory`` is refused unless ``overwrite`` (then replaced only once
+    the new one is complete); on failure the temporary folder is removed.
+    """
     directory = prepare_output_dir(directory, overwrite=overwrite)
     tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
-        meta = {"format": FORMAT, "model": type(model).__name__, "config": config}
-        meta.update(extra or {})
-        (tmp / "model.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-        state = jax.device_get(nnx.state(model))
-        with ocp.StandardCheckpointer() as checkpointer:
-            checkpointer.save(tmp / "state", state)
-            checkpointer.wait_until_finished()
+        yield tmp
         if directory.exists():
             old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
             directory.rename(old)
@@ -63,7 +56,26 @@ def save_model(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return directory
+
+
+def save_model(
+    directory: str | pathlib.Path,
+    model: nnx.Module,
+    *,
+    config: dict[str, Any],
+    overwrite: bool = False,
+    extra: dict[str, Any] | None = None,
+) -> pathlib.Path:
+    """Writes ``model`` (its class name, ``config`` kwargs and state) to ``directory``."""
+    with staged_output_dir(directory, overwrite=overwrite) as tmp:
+        meta = {"format": FORMAT, "model": type(model).__name__, "config": config}
+        meta.update(extra or {})
+        (tmp / "model.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        state = jax.device_get(nnx.state(model))
+        with ocp.StandardCheckpointer() as checkpointer:
+            checkpointer.save(tmp / "state", state)
+            checkpointer.wait_until_finished()
+    return pathlib.Path(directory).absolute()
 
 
 def read_model_metadata(directory: str | pathlib.Path) -> dict[str, Any]:

@@ -1,0 +1,27 @@
+"""TFDS builders (manual download, array_record, one record per frame) and data sources.
+
+Builders: ``sdsd`` (configs ``indoor``, ``outdoor``), ``drv``, ``ds_lol`` and ``demo``.
+Read ``docs/data.md`` for the layouts each accepts.
+"""
+
+from tcenet_jax.datasets.sources import (
+    BUILDERS,
+    FrameSource,
+    VideoIndex,
+    demo_source_config,
+    ensure_demo_dataset,
+    get_builder,
+    prepare_source,
+    source_config,
+)
+
+__all__ = [
+    "BUILDERS",
+    "FrameSource",
+    "VideoIndex",
+    "demo_source_config",
+    "ensure_demo_dataset",
+    "get_builder",
+    "prepare_source",
+    "source_config",
+]

@@ -1,0 +1,332 @@
+"""Synthesises paired low-light video datasets in the DS-LOL layout.
+
+    python -m tcenet_jax.synthesize videos IN [IN ...] --output OUT [--model gamma|raw|mixed]
+    python -m tcenet_jax.synthesize stills IMG [IMG ...] --output OUT [--num-frames 12] ...
+    python -m tcenet_jax.synthesize demo [--data-root data]
+
+``videos`` darkens normal-light videos (frame folders, or mp4/avi/mov files read
+with OpenCV; a folder holding several of them counts as that many videos).
+``stills`` renders moving clips from photos with exact optical flow, then darkens
+them. ``demo`` builds the embedded demo dataset from ``data/samples`` (and its
+TFDS version). Output layout::
+
+    OUT/normal/<video>/%05d.png          8-bit RGB, the normal-light frames
+    OUT/low_and_noise/<video>/%05d.png   8-bit RGB, the low-light noisy frames
+    OUT/flow/<video>/%05d.flo            frame t -> t+1 (stills only)
+    OUT/params/<video>.json              the seed and every sampled parameter
+    OUT/synthesis.json                   the command's settings
+    OUT/train_list.txt, test_list.txt    (stills with --test-videos)
+
+The same seed and inputs give byte-identical output. The output folder is built
+under a temporary name and renamed into place; an existing one is refused
+without ``--overwrite``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+from collections.abc import Sequence
+from typing import Any
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from raft_jax.checkpoint import staged_output_dir
+from tcenet_jax import synthesis
+from tcenet_jax.video_io import (
+    FRAME_EXTENSIONS,
+    VIDEO_EXTENSIONS,
+    BadDataError,
+    frame_name,
+    is_video_file,
+    iter_frames,
+    list_frames,
+    read_image,
+    write_flo,
+    write_png,
+)
+
+GENERATOR = "tcenet_jax.synthesize/1"
+MODEL_CHOICES = (*synthesis.MODELS, "mixed")
+SAMPLES_DIR = pathlib.Path(__file__).resolve().parents[1] / "data" / "samples"
+DEMO_SETTINGS = {
+    "clips_per_image": 3,
+    "num_frames": 12,
+    "size": (128, 192),
+    "test_videos": 3,
+    "model": "mixed",
+}
+
+
+def video_seed(seed: int, index: int) -> int:
+    """The seed of the ``index``-th video of a run with ``seed`` (recorded in its JSON)."""
+    return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1)[0])
+
+
+def _pick_model(model: str, seed: int) -> str:
+    if model not in MODEL_CHOICES:
+        raise ValueError(f"unknown model {model!r}; expected one of {MODEL_CHOICES}")
+    if model != "mixed":
+        return model
+    return synthesis.MODELS[int(np.random.default_rng([seed, 3]).integers(len(synthesis.MODELS)))]
+
+
+def _write_json(path: pathlib.Path, **data: Any) -> None:
+    """Writes ``data`` with the generator's name as sorted, indented JSON."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"generator": GENERATOR, **data}, indent=2, sort_keys=True) + "\n")
+
+
+def _write_frame_pair(root: pathlib.Path, video: str, index: int, normal, low) -> None:
+    write_png(root / "normal" / video / frame_name(index), normal)
+    write_png(root / "low_and_noise" / video / frame_name(index), low)
+
+
+def _expand_video_inputs(inputs: Sequence[str | os.PathLike]) -> list[pathlib.Path]:
+    videos = []
+    for item in map(pathlib.Path, inputs):
+        if is_video_file(item):
+            videos.append(item)
+        elif item.is_dir() and any(p.suffix.lower() in FRAME_EXTENSIONS for p in item.iterdir()):
+            videos.append(item)  # a frame folder
+        elif item.is_dir():
+            children = sorted(p for p in item.iterdir() if p.is_dir() or is_video_file(p))
+            if not children:
+                raise BadDataError(
+                    f"{item} holds no frame, video file ({', '.join(VIDEO_EXTENSIONS)}) or "
+                    f"video folder"
+                )
+            videos.extend(children)
+        else:
+            raise BadDataError(f"input {item} is neither a video file nor a folder")
+    names = [p.stem if p.is_file() else p.name for p in videos]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise BadDataError(f"several inputs would be named {duplicates}; rename them")
+    return videos
+
+
+def synthesize_from_videos(
+    inputs: Sequence[str | os.PathLike],
+    output: str | os.PathLike,
+    *,
+    seed: int = 0,
+    model: str = "gamma",
+    max_frames: int | None = None,
+    overwrite: bool = False,
+) -> pathlib.Path:
+    """Darkens normal-light videos into a DS-LOL-layout dataset (no flow); returns ``output``."""
+    videos = _expand_video_inputs(inputs)
+    with staged_output_dir(output, overwrite=overwrite) as root:
+        for index, path in enumerate(tqdm(videos, desc="videos", unit="video")):
+            name = path.stem if path.is_file() else path.name
+            vseed = video_seed(seed, index)
+            simulator = synthesis.LowLightSimulator(seed=vseed, model=_pick_model(model, vseed))
+            count, shape = 0, None
+            for count, (_, frame) in enumerate(iter_frames(path), start=1):
+                low = simulator(frame[None])[0]
+                _write_frame_pair(root, name, count - 1, frame, low)
+                shape = frame.shape
+                if count == max_frames:
+                    break
+            _write_json(
+                root / "params" / f"{name}.json",
+                seed=seed,
+                video_seed=vseed,
+                source=path.name,
+                num_frames=count,
+                size=list(shape[:2]),
+                low_light=simulator.params,
+            )
+        _write_json(
+            root / "synthesis.json",
+            kind="videos",
+            seed=seed,
+            model=model,
+            max_frames=max_frames,
+            videos=len(videos),
+        )
+    return pathlib.Path(output)
+
+
+def _load_still(path: pathlib.Path, size: tuple[int, int]) -> np.ndarray:
+    image = read_image(path)
+    h, w = size
+    if image.shape[0] < h + 2 or image.shape[1] < w + 2:
+        raise BadDataError(
+            f"{path} is {image.shape[1]}x{image.shape[0]}; a still must be larger than the "
+            f"clips ({w}x{h}, width x height), ideally 1.5-2x"
+        )
+    factor = 2.0 / min(image.shape[0] / h, image.shape[1] / w)
+    if factor < 1:  # reduce large photos to twice the clip size (the camera sees 55-85% of it)
+        new_size = (round(image.shape[1] * factor), round(image.shape[0] * factor))
+        image = cv2.resize(image, new_size, interpolation=cv2.INTER_AREA)
+    return image
+
+
+def synthesize_from_stills(
+    images: Sequence[str | os.PathLike],
+    output: str | os.PathLike,
+    *,
+    seed: int = 0,
+    model: str = "gamma",
+    clips_per_image: int = 3,
+    num_frames: int = 12,
+    size: tuple[int, int] = (128, 192),
+    foreground: bool = True,
+    test_videos: int = 0,
+    overwrite: bool = False,
+) -> pathlib.Path:
+    """Renders moving clips from stills (with exact flow) and darkens them; returns ``output``.
+
+    Video ``<image stem>_<k>`` is clip k of an image. ``test_videos`` clips, drawn with
+    the seed, are listed in ``test_list.txt`` and the rest in ``train_list.txt``.
+    """
+    paths = [pathlib.Path(p) for p in images]
+    if not paths:
+        raise BadDataError("no still image given")
+    total = len(paths) * clips_per_image
+    if not 0 <= test_videos < total:
+        raise ValueError(f"test_videos must be in [0, {total}), got {test_videos}")
+    names = [f"{p.stem}_{k:02d}" for p in paths for k in range(clips_per_image)]
+    if len(set(names)) != len(names):
+        raise BadDataError("several still images have the same file name stem")
+    with staged_output_dir(output, overwrite=overwrite) as root:
+        stills: dict[pathlib.Path, np.ndarray] = {}
+        for index, name in enumerate(tqdm(names, desc="clips", unit="clip")):
+            path = paths[index // clips_per_image]
+            if path not in stills:
+                stills = {path: _load_still(path, size)}
+            vseed = video_seed(seed, index)
+            clip = synthesis.render_clip(
+                stills[path], num_frames, seed=vseed, size=size, foreground=foreground
+            )
+            simulator = synthesis.LowLightSimulator(seed=vseed, model=_pick_model(model, vseed))
+            low = simulator(clip.frames)
+            for t in range(num_frames):
+                _write_frame_pair(root, name, t, clip.frames[t], low[t])
+                if t < num_frames - 1:
+                    write_flo(root / "flow" / name / frame_name(t, ".flo"), clip.flows[t])
+            _write_json(
+                root / "params" / f"{name}.json",
+                seed=seed,
+                video_seed=vseed,
+                source=path.name,
+                num_frames=num_frames,
+                size=list(size),
+                low_light=simulator.params,
+                clip=clip.params,
+            )
+        if test_videos:
+            order = np.random.default_rng([seed, 4]).permutation(total)
+            test = sorted(names[i] for i in order[:test_videos])
+            (root / "test_list.txt").write_text("".join(f"{n}\n" for n in test))
+            (root / "train_list.txt").write_text("".join(f"{n}\n" for n in names if n not in test))
+        _write_json(
+            root / "synthesis.json",
+            kind="stills",
+            seed=seed,
+            model=model,
+            clips_per_image=clips_per_image,
+            num_frames=num_frames,
+            size=list(size),
+            foreground=foreground,
+            test_videos=test_videos,
+            stills=[p.name for p in paths],
+        )
+    return pathlib.Path(output)
+
+
+def write_demo_videos(
+    output: str | os.PathLike,
+    *,
+    samples_dir: str | os.PathLike = SAMPLES_DIR,
+    seed: int = 0,
+    overwrite: bool = False,
+) -> pathlib.Path:
+    """The demo dataset's frames: 12 clips x 12 frames at 128x192 from the sample photos.
+
+    3 clips are held out for testing. Returns ``output`` (a DS-LOL-layout folder).
+    """
+    if not pathlib.Path(samples_dir).is_dir():
+        raise BadDataError(
+            f"the sample photos are not in {samples_dir}: the demo needs a checkout of the "
+            f"repository (data/samples/) or another folder of photos as samples_dir"
+        )
+    samples = list_frames(samples_dir, extensions=(".png", ".jpg"))
+    return synthesize_from_stills(samples, output, seed=seed, overwrite=overwrite, **DEMO_SETTINGS)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m tcenet_jax.synthesize",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--seed", type=int, default=0)
+    common.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    for name in ("videos", "stills"):
+        command = commands.add_parser(name, parents=[common])
+        command.add_argument(
+            "inputs",
+            nargs="+",
+            help="videos / frame folders" if name == "videos" else "still images",
+        )
+        command.add_argument("--output", required=True, help="dataset folder to create")
+        command.add_argument(
+            "--model",
+            choices=MODEL_CHOICES,
+            default="gamma",
+            help="low-light model; mixed draws one per video",
+        )
+    commands.choices["videos"].add_argument("--max-frames", type=int, default=None)
+    stills = commands.choices["stills"]
+    stills.add_argument("--clips-per-image", type=int, default=3)
+    stills.add_argument("--num-frames", type=int, default=12)
+    stills.add_argument("--size", type=int, nargs=2, default=(128, 192), metavar=("H", "W"))
+    stills.add_argument(
+        "--no-foreground",
+        action="store_true",
+        help="camera motion only, no moving foreground patch",
+    )
+    stills.add_argument("--test-videos", type=int, default=0)
+    demo = commands.add_parser("demo", parents=[common])
+    demo.add_argument("--data-root", default="data", help="the demo goes to DATA_ROOT/demo/")
+    args = parser.parse_args(argv)
+    if args.command == "videos":
+        out = synthesize_from_videos(
+            args.inputs,
+            args.output,
+            seed=args.seed,
+            model=args.model,
+            max_frames=args.max_frames,
+            overwrite=args.overwrite,
+        )
+    elif args.command == "stills":
+        out = synthesize_from_stills(
+            args.inputs,
+            args.output,
+            seed=args.seed,
+            model=args.model,
+            clips_per_image=args.clips_per_image,
+            num_frames=args.num_frames,
+            size=tuple(args.size),
+            foreground=not args.no_foreground,
+            test_videos=args.test_videos,
+            overwrite=args.overwrite,
+        )
+    else:
+        from tcenet_jax.datasets import ensure_demo_dataset  # the datasets import this module
+
+        out = ensure_demo_dataset(args.data_root, seed=args.seed, overwrite=args.overwrite)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

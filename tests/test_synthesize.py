@@ -1,0 +1,177 @@
+"""Tests for tcenet_jax.synthesize: DS-LOL-layout datasets from videos and stills, the demo."""
+
+import json
+import pathlib
+
+import cv2
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from raft_jax import backward_warp
+from tcenet_jax import synthesize
+from tcenet_jax.video_io import BadDataError, read_flo, read_frames, read_image, write_png
+
+SAMPLES = pathlib.Path(__file__).resolve().parents[1] / "data" / "samples"
+
+
+@pytest.fixture(scope="module")
+def stills(tmp_path_factory):
+    """Two small stills (48x72) so that clips of 24x32 render fast."""
+    folder = tmp_path_factory.mktemp("stills")
+    paths = []
+    for name in ("astronaut", "rocket"):
+        image = cv2.resize(
+            read_image(SAMPLES / f"{name}.png"), (72, 48), interpolation=cv2.INTER_AREA
+        )
+        write_png(folder / f"{name}.png", image)
+        paths.append(folder / f"{name}.png")
+    return paths
+
+
+def _tree(root: pathlib.Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def _stills(stills, out, seed=0, **kwargs):
+    return synthesize.synthesize_from_stills(
+        stills,
+        out,
+        seed=seed,
+        model="mixed",
+        clips_per_image=2,
+        num_frames=5,
+        size=(24, 32),
+        test_videos=1,
+        **kwargs,
+    )
+
+
+def test_stills_layout_and_parameters(stills, tmp_path):
+    out = _stills(stills, tmp_path / "ds")
+    videos = ["astronaut_00", "astronaut_01", "rocket_00", "rocket_01"]
+    assert sorted(p.name for p in (out / "normal").iterdir()) == videos
+    for video in videos:
+        assert len(list((out / "low_and_noise" / video).glob("*.png"))) == 5
+        assert sorted(p.name for p in (out / "flow" / video).iterdir()) == [
+            f"{t:05d}.flo" for t in range(4)
+        ]
+        params = json.loads((out / "params" / f"{video}.json").read_text())
+        assert params["seed"] == 0 and params["video_seed"] > 0
+        assert params["low_light"]["model"] in ("gamma", "raw")
+        assert {"shot_noise", "read_noise"} <= set(params["low_light"])
+        assert len(params["clip"]["camera"]["center_xy"]) == 5
+    test = (out / "test_list.txt").read_text().split()
+    train = (out / "train_list.txt").read_text().split()
+    assert len(test) == 1 and sorted(test + train) == videos
+    # The saved 8-bit frames and .flo files still satisfy the flow convention.
+    normal, _ = read_frames(out / "normal" / videos[0])
+    flows = np.stack([read_flo(p) for p in sorted((out / "flow" / videos[0]).iterdir())])
+    warped = np.asarray(backward_warp(jnp.asarray(normal[1:]), jnp.asarray(flows)))
+    inner = (slice(None), slice(4, -4), slice(4, -4))
+    error = np.median(np.abs(warped[inner] - normal[:-1][inner]))
+    assert error < 0.015 and error < 0.3 * np.median(np.abs(normal[1:] - normal[:-1])[inner])
+    low, _ = read_frames(out / "low_and_noise" / videos[0])
+    assert low.mean() < normal.mean()
+
+
+def test_same_seed_same_bytes(stills, tmp_path):
+    a = _tree(_stills(stills, tmp_path / "a", seed=4))
+    b = _tree(_stills(stills, tmp_path / "b", seed=4))
+    c = _tree(_stills(stills, tmp_path / "c", seed=5))
+    assert a == b
+    assert a.keys() == c.keys() and a != c
+
+
+def test_existing_output_is_refused_then_overwritten(stills, tmp_path):
+    out = _stills(stills, tmp_path / "ds")
+    marker = out / "normal" / "astronaut_00" / "00000.png"
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        _stills(stills, out)
+    assert marker.is_file()
+    _stills(stills, out, overwrite=True)
+    assert marker.is_file() and not list(tmp_path.glob(".ds*"))
+
+
+def test_failed_run_leaves_nothing(tmp_path):
+    tiny = tmp_path / "tiny.png"
+    write_png(tiny, np.zeros((10, 10, 3), np.float32))
+    with pytest.raises(BadDataError, match=r"tiny\.png is 10x10; a still must be larger"):
+        synthesize.synthesize_from_stills([tiny], tmp_path / "out", size=(24, 32))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.png"]
+
+
+def test_videos_from_file_and_frame_folder(tmp_path):
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "inputs" / "walk"
+    for t in range(4):
+        write_png(folder / f"{t:05d}.png", rng.random((16, 24, 3)).astype(np.float32))
+    writer = cv2.VideoWriter(
+        str(tmp_path / "inputs" / "pan.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (24, 16)
+    )
+    for _ in range(3):
+        writer.write((rng.random((16, 24, 3)) * 255).astype(np.uint8))
+    writer.release()
+    out = synthesize.synthesize_from_videos(
+        [tmp_path / "inputs"], tmp_path / "a", seed=1, model="raw"
+    )
+    again = synthesize.synthesize_from_videos(
+        [tmp_path / "inputs"], tmp_path / "b", seed=1, model="raw"
+    )
+    assert _tree(out) == _tree(again)
+    assert len(list((out / "low_and_noise" / "walk").iterdir())) == 4
+    assert len(list((out / "low_and_noise" / "pan").iterdir())) == 3
+    assert not (out / "flow").exists()
+    params = json.loads((out / "params" / "walk.json").read_text())
+    assert params["num_frames"] == 4 and params["low_light"]["model"] == "raw"
+    limited = synthesize.synthesize_from_videos([folder], tmp_path / "c", max_frames=2)
+    assert len(list((limited / "normal" / "walk").iterdir())) == 2
+
+
+def test_cli_stills(stills, tmp_path, capsys):
+    synthesize.main(
+        [
+            "stills",
+            *map(str, stills),
+            "--output",
+            str(tmp_path / "cli"),
+            "--num-frames",
+            "3",
+            "--size",
+            "24",
+            "32",
+            "--clips-per-image",
+            "1",
+            "--no-foreground",
+            "--model",
+            "raw",
+        ]
+    )
+    assert "wrote" in capsys.readouterr().out
+    params = json.loads((tmp_path / "cli" / "params" / "rocket_00.json").read_text())
+    assert "foreground" not in params["clip"] and params["low_light"]["model"] == "raw"
+
+
+@pytest.mark.slow
+def test_demo_dataset_is_built_on_first_use(tmp_path):
+    from tcenet_jax.datasets import ensure_demo_dataset
+    from tcenet_jax.input_pipeline import demo_source_config, iterate_eval_videos
+
+    data_dir = ensure_demo_dataset(str(tmp_path))
+    assert data_dir == tmp_path / "demo" / "tfds"
+    raw = tmp_path / "demo" / "raw"
+    assert len(list((raw / "normal").iterdir())) == 12
+    assert len((raw / "test_list.txt").read_text().split()) == 3
+    videos = list(iterate_eval_videos(demo_source_config(str(tmp_path)), "test"))
+    assert len(videos) == 3
+    assert videos[0].low.shape == (12, 128, 192, 3) and videos[0].flow.shape == (11, 128, 192, 2)
+    stamp = (raw / "synthesis.json").stat().st_mtime_ns
+    ensure_demo_dataset(str(tmp_path))  # second use: nothing rebuilt
+    assert (raw / "synthesis.json").stat().st_mtime_ns == stamp
+
+
+def test_demo_without_the_sample_photos(tmp_path):
+    with pytest.raises(BadDataError, match="the sample photos are not in"):
+        synthesize.write_demo_videos(tmp_path / "demo", samples_dir=tmp_path / "nowhere")
