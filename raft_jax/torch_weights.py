@@ -12,7 +12,7 @@ missing key, unexpected key and shape mismatch is collected and reported in one
 from __future__ import annotations
 
 import pathlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import jax.numpy as jnp
 import numpy as np
@@ -127,6 +127,24 @@ def to_numpy_state_dict(
     return state
 
 
+def torch_leaves(
+    model: nnx.Module, rename: Callable[[str], str]
+) -> Iterator[tuple[str, nnx.Variable, Callable[[np.ndarray], np.ndarray]]]:
+    """(official key, our variable, official-layout -> our-layout transform) of each tensor.
+
+    rename: our dotted module path -> the official module prefix (see assign_torch_state).
+    """
+    for path, module in nnx.iter_modules(model):
+        _, mapping = _leaf_map(module)
+        if mapping is None:
+            continue
+        prefix = rename(".".join(map(str, path)))
+        for ours, (leaf, transform) in mapping.items():
+            variable = getattr(module, ours, None)
+            if variable is not None:  # e.g. a conv without bias
+                yield f"{prefix}.{leaf}", variable, transform
+
+
 def assign_torch_state(
     model: nnx.Module,
     state: Mapping[str, np.ndarray],
@@ -149,31 +167,24 @@ def assign_torch_state(
     missing: list[str] = []
     mismatched: list[str] = []
     updates: list[tuple[nnx.Variable, np.ndarray]] = []
-    for path, module in nnx.iter_modules(model):
-        cls, mapping = _leaf_map(module)
-        if mapping is None:
+    for key, variable, transform in torch_leaves(model, rename):
+        if key not in state:
+            missing.append(key)
             continue
-        prefix = rename(".".join(map(str, path)))
-        for ours, (leaf, transform) in mapping.items():
-            variable = getattr(module, ours, None)
-            if variable is None:  # e.g. a conv without bias
-                continue
-            key = f"{prefix}.{leaf}"
-            if key not in state:
-                missing.append(key)
-                continue
-            used.add(key)
-            value = transform(np.asarray(state[key]))
-            expected = tuple(variable.get_value().shape)
-            if tuple(value.shape) != expected:
-                mismatched.append(
-                    f"{key}: checkpoint {tuple(state[key].shape)}, model expects "
-                    f"{expected} after layout change (got {tuple(value.shape)})"
-                )
-                continue
-            updates.append((variable, value))
+        used.add(key)
+        value = transform(np.asarray(state[key]))
+        expected = tuple(variable.get_value().shape)
+        if tuple(value.shape) != expected:
+            mismatched.append(
+                f"{key}: checkpoint {tuple(state[key].shape)}, model expects "
+                f"{expected} after layout change (got {tuple(value.shape)})"
+            )
+            continue
+        updates.append((variable, value))
+    for path, module in nnx.iter_modules(model):
+        cls, _ = _leaf_map(module)
         for leaf in IGNORED_LEAVES.get(cls, ()):
-            used.add(f"{prefix}.{leaf}")
+            used.add(f"{rename('.'.join(map(str, path)))}.{leaf}")
     unexpected = sorted(k for k in state if k not in used and not ignore(k))
     if missing or unexpected or mismatched:
         lines = [f"the checkpoint does not match {what}:"]
