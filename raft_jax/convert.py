@@ -1,0 +1,178 @@
+"""Loading released RAFT weights (princeton-vl or torchvision) into `RAFT` / `RAFTSmall`.
+
+Usage:
+  python -m raft_jax.convert INPUT.pth OUTPUT_DIR [--small | --large] [--overwrite]
+
+``INPUT.pth`` is a state_dict in the princeton-vl layout (``raft-things.pth``,
+``raft-small.pth``; with or without the ``module.`` prefix of ``nn.DataParallel``)
+or in torchvision's (``raft_large`` / ``raft_small``). The variant is detected
+from the tensors. ``OUTPUT_DIR`` is restored with ``raft_jax.load_raft``.
+The converted model takes images in [0, 255] whatever the source: torchvision's
+RAFT expects [-1, 1] and normalises nothing, ours normalises inside.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import re
+import sys
+from collections.abc import Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from raft_jax import checkpoint
+from raft_jax.raft import RAFT, RAFTSmall
+from raft_jax.torch_weights import assign_torch_state, load_torch_file, to_numpy_state_dict
+
+# Our module path -> official module prefix. Each rule rewrites one naming
+# difference; all rules apply, in order.
+PRINCETON_RENAMES: list[tuple[str, str]] = [
+    (r"\.downsample$", ".downsample.0"),
+    (r"\.downsample_norm$", ".downsample.1"),
+    (r"^update_block\.mask1$", "update_block.mask.0"),
+    (r"^update_block\.mask2$", "update_block.mask.2"),
+]
+TORCHVISION_RENAMES: list[tuple[str, str]] = [
+    (r"^fnet\.", "feature_encoder."),
+    (r"^cnet\.", "context_encoder."),
+    (r"_encoder\.conv1$", "_encoder.convnormrelu.0"),
+    (r"_encoder\.norm1$", "_encoder.convnormrelu.1"),
+    (r"_encoder\.conv2$", "_encoder.conv"),
+    (r"(layer\d\.\d)\.conv(\d)$", r"\1.convnormrelu\2.0"),
+    (r"(layer\d\.\d)\.norm(\d)$", r"\1.convnormrelu\2.1"),
+    (r"\.downsample$", ".downsample.0"),
+    (r"\.downsample_norm$", ".downsample.1"),
+    (r"^update_block\.encoder\.convc(\d)$", r"update_block.motion_encoder.convcorr\1.0"),
+    (r"^update_block\.encoder\.convf(\d)$", r"update_block.motion_encoder.convflow\1.0"),
+    (r"^update_block\.encoder\.conv$", "update_block.motion_encoder.conv.0"),
+    (r"^update_block\.gru\.conv([zrq])([12])$", r"update_block.recurrent_block.convgru\2.conv\1"),
+    (r"^update_block\.gru\.conv([zrq])$", r"update_block.recurrent_block.convgru1.conv\1"),
+    (r"^update_block\.mask1$", "mask_predictor.convrelu.0"),
+    (r"^update_block\.mask2$", "mask_predictor.conv"),
+]
+LAYOUTS = {
+    "princeton": ("fnet.conv1.weight", PRINCETON_RENAMES),
+    "torchvision": ("feature_encoder.convnormrelu.0.weight", TORCHVISION_RENAMES),
+}
+
+
+def rename(path: str, rules: list[tuple[str, str]]) -> str:
+    """Our dotted module path -> the official one under ``rules``."""
+    for pattern, replacement in rules:
+        path = re.sub(pattern, replacement, path)
+    return path
+
+
+def detect_variant(state: Mapping[str, np.ndarray], path: str | pathlib.Path) -> tuple[str, bool]:
+    """(layout, small) of a RAFT state_dict: the stem has 64 channels in RAFT, 32 in RAFT-small."""
+    for layout, (stem, _) in LAYOUTS.items():
+        if stem in state:
+            return layout, int(state[stem].shape[0]) == 32
+    raise ValueError(
+        f"{path}: not a RAFT checkpoint (neither princeton-vl's fnet.conv1.weight nor "
+        f"torchvision's feature_encoder.convnormrelu.0.weight; first keys: "
+        f"{', '.join(sorted(state)[:5])})"
+    )
+
+
+def _princeton_alias(state: Mapping[str, np.ndarray]):
+    """Accepts princeton-vl's second name of a strided block's shortcut BatchNorm.
+
+    Its ``downsample`` Sequential reuses ``normK`` (norm3 / norm4), so a
+    BatchNorm encoder's state_dict holds the same tensors under both names.
+    """
+
+    def ignore(key: str) -> bool:
+        m = re.fullmatch(r"(.+)\.norm\d\.(\w+)", key)
+        twin = m and f"{m[1]}.downsample.1.{m[2]}"
+        return bool(twin) and twin in state and np.array_equal(state[key], state[twin])
+
+    return ignore
+
+
+def _describe_foreign(unexpected: set[str]) -> str | None:
+    prefixes = {k.split(".")[0] for k in unexpected}
+    if prefixes & {"encoder", "co_attention", "decoder", "G_net"}:
+        return (
+            "This looks like a TCE-Net checkpoint, not RAFT: convert it with "
+            "`python -m tcenet_jax.convert tcenet INPUT.pth OUTPUT_DIR`."
+        )
+    return None
+
+
+def load_official_raft(path: str | pathlib.Path, small: bool | None = None) -> RAFT | RAFTSmall:
+    """Builds RAFT or RAFT-small from released PyTorch weights (princeton-vl or torchvision).
+
+    ``small``: None detects the variant; True / False insists on one (ValueError
+    when the file holds the other). Raises CheckpointMismatchError listing every
+    missing, unexpected or mis-shaped key.
+    """
+    state = to_numpy_state_dict(load_torch_file(path, what="RAFT checkpoint"), path=path)
+    layout, detected_small = detect_variant(state, path)
+    if small is not None and small != detected_small:
+        raise ValueError(
+            f"{path} holds {'RAFT-small' if detected_small else 'RAFT'} weights, but "
+            f"{'RAFT-small' if small else 'RAFT'} was requested"
+        )
+    # Built abstractly (no random initialisation to compile): every value is assigned below.
+    model = nnx.eval_shape(lambda: (RAFTSmall if detected_small else RAFT)(rngs=nnx.Rngs(0)))
+    rules = LAYOUTS[layout][1]
+    assign_torch_state(
+        model,
+        state,
+        lambda ours: rename(ours, rules),
+        what=f"{type(model).__name__} in the {layout} layout ({path})",
+        ignore=_princeton_alias(state) if layout == "princeton" else lambda key: False,
+        hint=_describe_foreign,
+    )
+    graphdef, state = nnx.split(model)
+    return nnx.merge(graphdef, jax.tree.map(jnp.asarray, state))
+
+
+def convert_raft(
+    input_path: str | pathlib.Path,
+    output_dir: str | pathlib.Path,
+    *,
+    small: bool | None = None,
+    overwrite: bool = False,
+) -> pathlib.Path:
+    """Converts released RAFT weights into an Orbax model directory."""
+    checkpoint.prepare_output_dir(output_dir, overwrite=overwrite)
+    model = load_official_raft(input_path, small=small)
+    return checkpoint.save_model(
+        output_dir,
+        model,
+        config={},
+        overwrite=overwrite,
+        extra={"source": pathlib.Path(input_path).name},
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m raft_jax.convert",
+        description="Convert released RAFT weights (princeton-vl or torchvision) to Orbax.",
+    )
+    parser.add_argument("input", help="RAFT .pth state_dict (raft-things.pth, raft-small.pth, ...)")
+    parser.add_argument("output_dir", help="Orbax model directory to write")
+    variant = parser.add_mutually_exclusive_group()
+    variant.add_argument("--small", dest="small", action="store_true", default=None,
+                         help="insist on RAFT-small")
+    variant.add_argument("--large", dest="small", action="store_false", help="insist on RAFT")
+    parser.add_argument("--overwrite", action="store_true", help="replace OUTPUT_DIR if present")
+    args = parser.parse_args(argv)
+    try:
+        out = convert_raft(args.input, args.output_dir, small=args.small, overwrite=args.overwrite)
+    except (OSError, ValueError, ImportError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
