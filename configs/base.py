@@ -46,6 +46,9 @@ def get_config() -> ml_collections.ConfigDict:
     config.loss.raft_iters = 12
     config.loss.raft_input_scale = 255.0  # 1.0 reproduces the official code (RAFT fed [0, 1])
     config.loss.detach_flow = False  # the official code backpropagates through RAFT
+    # True: without vgg_checkpoint the perceptual term is dropped (with a notice) instead of
+    # being an error.
+    config.loss.drop_perceptual_without_vgg = False
     # Pretrained frozen networks (Orbax directories written by tcenet_jax.convert).
     config.raft_checkpoint = ""  # raft-things.pth converted with `convert raft`
     config.vgg_checkpoint = ""  # torchvision vgg19 converted with `convert vgg19`

@@ -2,11 +2,15 @@
 
 Usage:
   python -m tcenet_jax.convert tcenet INPUT.pth OUTPUT_DIR [--overwrite]
+  python -m tcenet_jax.convert vgg19 vgg19-dcbb9e9d.pth OUTPUT_DIR [--overwrite]
+  python -m tcenet_jax.convert raft raft-things.pth OUTPUT_DIR [--overwrite]
 
 ``INPUT.pth`` may be an official training checkpoint (``{"G_net": state_dict,
 "epoch", ...}``), a bare state_dict, or one saved from ``nn.DataParallel``
 (``module.`` prefixes). ``OUTPUT_DIR`` is restored with
-``tcenet_jax.checkpointing.load_model``.
+``tcenet_jax.checkpointing.load_model``. ``vgg19`` takes torchvision's ImageNet
+VGG19 state_dict (the perceptual loss; restored with
+``tcenet_jax.models.vgg.load_vgg19``); ``raft`` is ``python -m raft_jax.convert``.
 """
 
 from __future__ import annotations
@@ -115,19 +119,50 @@ def convert_tcenet(input_path: str, output_dir: str, *, overwrite: bool = False)
     )
 
 
+def convert_vgg19(input_path: str, output_dir: str, *, overwrite: bool = False) -> pathlib.Path:
+    """Converts torchvision's VGG19 ``.pth`` into an Orbax model directory (layers to relu4_2)."""
+    from tcenet_jax.models.vgg import load_torchvision_vgg19
+
+    model_io.prepare_output_dir(output_dir, overwrite=overwrite)
+    model = load_torchvision_vgg19(input_path)
+    return model_io.save_model(
+        output_dir,
+        model,
+        config={},
+        overwrite=overwrite,
+        extra={"source": pathlib.Path(input_path).name},
+    )
+
+
+def _convert_raft(input_path: str, output_dir: str, *, overwrite: bool = False) -> pathlib.Path:
+    from raft_jax.convert import convert_raft
+
+    return convert_raft(input_path, output_dir, overwrite=overwrite)
+
+
+CONVERTERS = {
+    "tcenet": (convert_tcenet, "an official TCE-Net checkpoint ({'G_net': ...} or a state_dict)"),
+    "vgg19": (convert_vgg19, "torchvision's VGG19 state_dict (vgg19-dcbb9e9d.pth)"),
+    "raft": (_convert_raft, "a RAFT checkpoint (raft-things.pth, or torchvision raft_large/small)"),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tcenet_jax.convert",
         description="Convert official PyTorch weights to Orbax checkpoints.",
     )
     sub = parser.add_subparsers(dest="kind", required=True)
-    tcenet = sub.add_parser("tcenet", help="an official TCE-Net checkpoint (.pth)")
-    tcenet.add_argument("input", help="official .pth ({'G_net': ...} or a state_dict)")
-    tcenet.add_argument("output_dir", help="Orbax model directory to write")
-    tcenet.add_argument("--overwrite", action="store_true", help="replace OUTPUT_DIR if present")
+    for kind, (_, what) in CONVERTERS.items():
+        command = sub.add_parser(kind, help=what)
+        command.add_argument("input", help=f"{what}, .pth")
+        command.add_argument("output_dir", help="Orbax model directory to write")
+        command.add_argument(
+            "--overwrite", action="store_true", help="replace OUTPUT_DIR if present"
+        )
     args = parser.parse_args(argv)
     try:
-        out = convert_tcenet(args.input, args.output_dir, overwrite=args.overwrite)
+        out = CONVERTERS[args.kind][0](args.input, args.output_dir, overwrite=args.overwrite)
     except (OSError, ValueError, ImportError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

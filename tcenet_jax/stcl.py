@@ -43,12 +43,13 @@ def uses(loss_config, term: str) -> bool:
 def _flows(batch: Mapping[str, jax.Array], first, second, loss_config, raft):
     """(flow_12, flow_21) between outputs 0 and 1 (clip frames 2 and 3)."""
     if loss_config.temporal_flow == "ground_truth":
-        if "flow" not in batch or "flow_backward" not in batch:
+        if "flow" not in batch:
             raise ValueError(
-                "loss.temporal_flow='ground_truth' needs batches with 'flow' and "
-                "'flow_backward' (a synthetic dataset rendered with ground-truth flow)"
+                "loss.temporal_flow='ground_truth' needs batches with 'flow' (a synthetic "
+                "dataset rendered with ground-truth flow, e.g. the demo dataset)"
             )
-        return batch["flow"][:, 2], batch["flow_backward"][:, 3]
+        backward = batch["flow_backward"][:, 2] if "flow_backward" in batch else None
+        return batch["flow"][:, 2], backward
     return losses.raft_flows(
         raft,
         first,
@@ -64,7 +65,8 @@ def stcl_loss(model, batch, loss_config, *, vgg=None, raft=None):
 
     model: TCENet (run with ``train=True``); batch: ``{"real": {...}, "synthetic":
     {...}}`` with ``low``/``normal`` (B, 6, H, W, 3) in [0, 1] and, for ground-truth
-    flow, ``flow``/``flow_backward`` (B, 5, H, W, 2). vgg / raft: frozen networks
+    flow, ``flow`` (B, 5, H, W, 2), frame t -> t+1, and optionally ``flow_backward``, t+1 -> t
+    (without it the temporal term has its forward half only, see losses.temporal_loss). vgg / raft: frozen networks
     for the perceptual and RAFT temporal terms. Returns (total, metrics, outputs):
     metrics maps ``"{source}/{term}"`` (unweighted) and ``"total"`` to scalars;
     outputs maps each source to the network's (B, 2, H, W, 3) predictions.

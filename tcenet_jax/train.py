@@ -99,6 +99,12 @@ def create_model(config: ml_collections.ConfigDict) -> TCENet:
 def load_frozen_networks(config: ml_collections.ConfigDict):
     """(vgg, raft) for the loss terms the config uses; None where unused."""
     vgg = raft = None
+    if stcl.uses(config.loss, "perceptual") and not config.vgg_checkpoint:
+        if config.loss.drop_perceptual_without_vgg:
+            print("no vgg_checkpoint: training without the perceptual loss term")
+            for source in stcl.SOURCES:
+                if "perceptual" in config.loss[source]:
+                    config.loss[source].perceptual = 0.0
     if stcl.uses(config.loss, "perceptual"):
         if not config.vgg_checkpoint:
             raise ValueError(f"the perceptual loss needs VGG19 weights: {HOW_TO_GET_VGG}")
@@ -124,7 +130,7 @@ def make_train_step(model_def, tx, loss_config, schedule, vgg_def=None, raft_def
 
     def train_step(state, frozen, batch):
         def loss_fn(params):
-            model = nnx.merge(model_def, params, state["rest"])
+            model = nnx.merge(model_def, params, state["rest"], copy=True)
             vgg = nnx.merge(vgg_def, frozen["vgg"]) if vgg_def is not None else None
             raft = nnx.merge(raft_def, frozen["raft"]) if raft_def is not None else None
             total, step_metrics, outputs = stcl.stcl_loss(
@@ -193,9 +199,10 @@ def validate(forward: Callable, config, max_videos: int | None = None) -> dict[s
     """The official per-epoch validation on the real source's test videos.
 
     Frames 2-7 of each video in, the first output (frame 4) against ground-truth
-    frame 4; PSNR and SSIM (RGB, 255 scale) averaged over the videos.
+    frame 4; PSNR and SSIM (RGB, 255 scale) averaged over the videos, and the PSNR of the
+    low-light input frame 4 for reference.
     """
-    scores = {"psnr": [], "ssim": []}
+    scores = {"psnr": [], "ssim": [], "input_psnr": []}
     for i, video in enumerate(input_pipeline.iterate_eval_videos(config.data.real, split="test")):
         if max_videos is not None and i >= max_videos:
             break
@@ -205,6 +212,7 @@ def validate(forward: Callable, config, max_videos: int | None = None) -> dict[s
         pred = np.clip(np.asarray(forward(clip))[0, 0], 0.0, 1.0)
         scores["psnr"].append(metrics.psnr(pred, video.normal[4]))
         scores["ssim"].append(metrics.ssim(pred, video.normal[4]))
+        scores["input_psnr"].append(metrics.psnr(video.low[4], video.normal[4]))
     if not scores["psnr"]:
         return {}
     return {f"val/{k}": float(np.mean(v)) for k, v in scores.items()}
@@ -229,7 +237,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
     if config.data.global_batch_size % n_devices:
         raise ValueError(f"data.global_batch_size={config.data.global_batch_size} must be a "
                          f"multiple of the number of devices ({n_devices})")
-    mesh = jax.make_mesh((n_devices,), ("data",))
+    mesh = jax.make_mesh((n_devices,), ("data",), axis_types=(jax.sharding.AxisType.Auto,))
     replicated = NamedSharding(mesh, P())
     data_sharding = NamedSharding(mesh, P("data"))
 
@@ -325,12 +333,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
             end_of_epoch = step % steps_per_epoch == 0
             log_now = step % config.log_every_steps == 0 or step == num_steps or end_of_epoch
             if log_now or interrupted.signum is not None:
+                steps_done = len(pending)
                 summary = flush(step)
                 elapsed = time.perf_counter() - step_timer
-                n = config.log_every_steps if step % config.log_every_steps == 0 else 1
-                summary["train/steps_per_second"] = n / max(elapsed, 1e-9)
+                summary["train/steps_per_second"] = steps_done / max(elapsed, 1e-9)
                 summary["train/data_wait_fraction"] = data_wait / max(elapsed, 1e-9)
-                step_timer, data_wait = time.perf_counter(), 0.0
                 bar.set_postfix(loss=f"{summary['train/total']:.4f}")
                 if writer:
                     writer.scalars(step, summary)
@@ -357,6 +364,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
                           f"checkpoint saved in {checkpointer.directory}")
                 summary["interrupted_by_signal"] = interrupted.signum
                 break
+            if log_now:  # validation and checkpoints do not count as training time
+                step_timer, data_wait = time.perf_counter(), 0.0
     checkpointer.close()
     if writer:
         writer.close()

@@ -1,0 +1,45 @@
+"""The embedded default: a small TCE-Net trained on the bundled demo data in minutes.
+
+  python -m tcenet_jax.train --config configs/demo.py --workdir runs/demo
+
+Real and synthetic sources are both the demo dataset (clips rendered from the bundled
+sample photos with exact optical flow, darkened, 9 training and 3 test clips,
+synthesised and built under ``data/demo`` on first use). The temporal loss uses the
+ground-truth flow, so no RAFT weights are needed; the perceptual term is off unless
+VGG19 weights are given (``--config.vgg_checkpoint=DIR``).
+"""
+
+import ml_collections
+
+from configs import base
+from tcenet_jax import input_pipeline
+
+
+def get_config() -> ml_collections.ConfigDict:
+    config = base.get_config()
+    config.seed = 0
+    config.model.base_dim = 8
+    config.model.num_res_blocks = 2
+
+    demo = input_pipeline.demo_source_config("data")
+    config.data.real = demo
+    config.data.synthetic = demo.copy_and_resolve_references()
+    config.data.crop_size = 128
+    config.data.global_batch_size = 4
+    config.data.repeat = 8
+    config.data.scale_range = None
+    config.data.num_workers = 0
+    config.data.prefetch = 2
+
+    config.learning_rate = 3e-4
+    config.num_epochs = 16
+    config.lr_constant_epochs = 12
+    config.lr_decay_epochs = 4
+
+    config.loss.temporal_flow = "ground_truth"
+    config.loss.drop_perceptual_without_vgg = True
+
+    config.log_every_steps = 10
+    config.image_every_steps = 50
+    config.checkpoint_every_steps = 100
+    return config

@@ -1,0 +1,287 @@
+"""Training: schedule, optimiser, data parallelism, exact resume, signals, non-finite losses.
+
+The end-to-end tests train a tiny TCENet (base_dim 4, one residual block) on 32×32 crops of
+the demo dataset, built once per session in a temporary data root. Runs that need a fresh
+process (simulated devices, SIGKILL, SIGTERM) go through ``_run_training``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from configs import demo
+from tcenet_jax import input_pipeline, train
+from tcenet_jax.checkpointing import TrainCheckpointer
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def demo_root(tmp_path_factory) -> pathlib.Path:
+    root = tmp_path_factory.mktemp("data")
+    input_pipeline.ensure_demo_dataset(str(root))
+    return root
+
+
+def tiny_config(data_root: pathlib.Path, **overrides):
+    """The demo config shrunk for tests: a tiny network on 32×32 crops, logging every step."""
+    config = demo.get_config()
+    source = input_pipeline.demo_source_config(str(data_root))
+    config.data.real = source
+    config.data.synthetic = source.copy_and_resolve_references()
+    config.data.crop_size = 32
+    config.data.prefetch = 0
+    config.model.base_dim = 4
+    config.model.num_res_blocks = 1
+    config.num_train_steps = 2
+    config.log_every_steps = 1
+    config.image_every_steps = 1
+    config.checkpoint_every_steps = 100
+    config.eval_every_epochs = 1000
+    for key, value in overrides.items():
+        target = config
+        *parents, leaf = key.split(".")
+        for parent in parents:
+            target = target[parent]
+        target[leaf] = value
+    return config
+
+
+def read_losses(workdir: pathlib.Path) -> dict[int, dict[str, float]]:
+    """Per-step training records of metrics.jsonl (a resumed run's records win)."""
+    records = {}
+    for line in (workdir / "metrics.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        if "train/total" in record and "train/steps_per_second" not in record:
+            records[record["step"]] = record
+    return records
+
+
+def _run_training(workdir, data_root, overrides, *, devices: int = 1, wait: bool = True):
+    """Trains in a fresh process (own XLA flags); returns the Popen."""
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path[:0] = [{str(REPO)!r}, {str(REPO / "tests")!r}]
+        from test_train import tiny_config
+        from tcenet_jax import train
+        config = tiny_config(__import__("pathlib").Path({str(data_root)!r}), **{overrides!r})
+        summary = train.train_and_evaluate(config, {str(workdir)!r})
+        if "interrupted_by_signal" in summary:
+            sys.exit(128 + summary["interrupted_by_signal"])
+    """)
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+    process = subprocess.Popen(
+        [sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    if wait:
+        output, _ = process.communicate(timeout=600)
+        assert process.returncode == 0, output.decode()[-3000:]
+    return process
+
+
+def _final_params(workdir: pathlib.Path) -> list[np.ndarray]:
+    checkpointer = TrainCheckpointer(workdir / "checkpoints")
+    step = checkpointer.latest_step()
+    restored = checkpointer.manager.restore(step)
+    checkpointer.close()
+    return [np.asarray(x) for x in jax.tree.leaves(restored["model"]["params"])]
+
+
+# ----------------------------------------------------------------------------- pure pieces
+
+
+def test_schedule_is_the_official_per_epoch_lambda():
+    config = demo.get_config()
+    config.learning_rate, config.lr_constant_epochs, config.lr_decay_epochs = 1.0, 3, 4
+    schedule = train.learning_rate_schedule(config, steps_per_epoch=10)
+    # torch LambdaLR: lr(epoch) = 1 - max(0, epoch + 1 - constant) / decay, set once per epoch
+    for step in (0, 9, 10, 19, 20, 29, 30, 39, 50, 60, 69, 70, 100):
+        epoch = step // 10
+        expected = max(0.0, 1.0 - max(0, epoch + 1 - 3) / 4)
+        assert float(schedule(step)) == pytest.approx(expected), step
+
+
+def test_optimizer_is_pytorch_adam_with_l2_weight_decay():
+    torch = pytest.importorskip("torch")
+    config = demo.get_config()
+    config.learning_rate, config.weight_decay = 1e-2, 1e-1
+    rng = np.random.default_rng(0)
+    w0 = rng.normal(size=(5, 3)).astype(np.float32)
+    grads = [rng.normal(size=(5, 3)).astype(np.float32) for _ in range(4)]
+
+    tx = train.create_optimizer(config, lambda step: config.learning_rate)
+    params, state = jnp.asarray(w0), tx.init(jnp.asarray(w0))
+    for g in grads:
+        updates, state = tx.update(jnp.asarray(g), state, params)
+        params = optax.apply_updates(params, updates)
+
+    w = torch.nn.Parameter(torch.from_numpy(w0.copy()))
+    opt = torch.optim.Adam([w], lr=1e-2, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-1)
+    for g in grads:
+        w.grad = torch.from_numpy(g.copy())
+        opt.step()
+    np.testing.assert_allclose(np.asarray(params), w.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_unknown_loss_term_is_refused(tmp_path, demo_root):
+    config = tiny_config(demo_root)
+    config.loss.real["sharpness"] = 1.0
+    with pytest.raises(ValueError, match=r"loss\.real\.sharpness: unknown loss term"):
+        train.train_and_evaluate(config, tmp_path / "run")
+
+
+def test_missing_raft_weights_say_how_to_get_them(tmp_path, demo_root):
+    config = tiny_config(demo_root, **{"loss.temporal_flow": "raft"})
+    with pytest.raises(ValueError, match="raft-things.pth"):
+        train.train_and_evaluate(config, tmp_path / "run")
+
+
+# ----------------------------------------------------------------------------- end to end
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, demo_root):
+    """Two steps in this process, with logs and the final checkpoint."""
+    workdir = tmp_path_factory.mktemp("train") / "run"
+    summary = train.train_and_evaluate(tiny_config(demo_root), workdir)
+    return workdir, summary
+
+
+def test_training_writes_logs_checkpoints_and_config(trained):
+    workdir, summary = trained
+    losses = read_losses(workdir)
+    assert sorted(losses) == [1, 2]
+    for record in losses.values():
+        for key in ("total", "real/charbonnier", "real/edge", "synthetic/temporal", "grad_norm"):
+            assert np.isfinite(record[f"train/{key}"]), key
+    assert np.isfinite(summary["train/total"])
+    assert TrainCheckpointer(workdir / "checkpoints").latest_step() == 2
+    config = json.loads((workdir / "config.json").read_text())
+    assert config["model"]["base_dim"] == 4
+    assert list((workdir / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_trained_workdir_loads_as_a_model(trained):
+    from tcenet_jax.checkpointing import load_model
+
+    workdir, _ = trained
+    model = load_model(workdir)
+    out = model(jnp.zeros((1, 6, 32, 32, 3)))
+    assert out.shape == (1, 2, 32, 32, 3)
+    assert np.all(np.isfinite(np.asarray(out)))
+
+
+def test_same_seed_same_numbers(tmp_path, trained, demo_root):
+    workdir, _ = trained
+    train.train_and_evaluate(tiny_config(demo_root), tmp_path / "again")
+    first, again = read_losses(workdir), read_losses(tmp_path / "again")
+    for step in (1, 2):
+        assert first[step]["train/total"] == again[step]["train/total"]
+
+
+def test_data_parallel_equals_single_device(tmp_path, demo_root):
+    """The same 2 steps on 1 and on 4 simulated CPU devices."""
+    _run_training(tmp_path / "one", demo_root, {}, devices=1)
+    _run_training(tmp_path / "four", demo_root, {}, devices=4)
+    one, four = read_losses(tmp_path / "one"), read_losses(tmp_path / "four")
+    for step in (1, 2):
+        for key, value in one[step].items():
+            if key.startswith("train/") and key != "train/learning_rate":
+                np.testing.assert_allclose(four[step][key], value, rtol=1e-5, err_msg=key)
+    for a, b in zip(_final_params(tmp_path / "one"), _final_params(tmp_path / "four")):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+
+
+def _wait_for(predicate, process, timeout: float = 300.0) -> None:
+    start = time.monotonic()
+    while not predicate():
+        if process.poll() is not None:
+            raise AssertionError(f"training ended early: {process.stdout.read().decode()[-3000:]}")
+        if time.monotonic() - start > timeout:
+            process.kill()
+            raise AssertionError("timed out waiting for the training run")
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_exact_resume_after_sigkill(tmp_path, demo_root):
+    overrides = {"num_train_steps": 6, "checkpoint_every_steps": 2}
+    _run_training(tmp_path / "straight", demo_root, overrides)
+
+    resumed = tmp_path / "resumed"
+    process = _run_training(resumed, demo_root, overrides, wait=False)
+    checkpoint = resumed / "checkpoints" / "2" / "meta"
+    _wait_for(checkpoint.exists, process)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    latest = TrainCheckpointer(resumed / "checkpoints").latest_step()
+    assert latest is not None and latest < 6, "the run finished before it was killed"
+    _run_training(resumed, demo_root, overrides)
+
+    straight, again = read_losses(tmp_path / "straight"), read_losses(resumed)
+    assert sorted(again) == sorted(straight) == list(range(1, 7))
+    for step in range(1, 7):
+        np.testing.assert_allclose(
+            again[step]["train/total"], straight[step]["train/total"], rtol=1e-6
+        )
+    for a, b in zip(_final_params(tmp_path / "straight"), _final_params(resumed)):
+        np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.slow
+def test_sigterm_saves_a_checkpoint_before_exiting(tmp_path, demo_root):
+    workdir = tmp_path / "run"
+    process = _run_training(workdir, demo_root, {"num_train_steps": 1000}, wait=False)
+    _wait_for(lambda: (workdir / "metrics.jsonl").exists(), process)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=300)
+    assert process.returncode == 128 + signal.SIGTERM, output.decode()[-3000:]
+    assert b"stopped by signal" in output
+    latest = TrainCheckpointer(workdir / "checkpoints").latest_step()
+    assert latest is not None and 1 <= latest < 1000
+    assert max(read_losses(workdir)) == latest
+
+
+def test_nan_in_a_batch_stops_with_a_clear_message(tmp_path, demo_root, monkeypatch):
+    create = input_pipeline.create_train_iterator
+
+    def poisoned(*args, **kwargs):
+        iterator = create(*args, **kwargs)
+
+        class Poisoned:
+            count = 0
+
+            def __next__(self):
+                batch = next(iterator)
+                self.count += 1
+                if self.count == 3:
+                    batch["real"]["low"][0, 0, 0, 0, 0] = np.nan
+                return batch
+
+            def __getattr__(self, name):
+                return getattr(iterator, name)
+
+        return Poisoned()
+
+    monkeypatch.setattr(input_pipeline, "create_train_iterator", poisoned)
+    config = tiny_config(demo_root, num_train_steps=4, checkpoint_every_steps=2)
+    with pytest.raises(train.NonFiniteLossError) as error:
+        train.train_and_evaluate(config, tmp_path / "run")
+    message = str(error.value)
+    assert "non-finite training loss" in message and "at step 3" in message
+    assert "the last good checkpoint is step 2" in message
+    assert TrainCheckpointer(tmp_path / "run" / "checkpoints").latest_step() == 2
