@@ -21,7 +21,7 @@ import math
 import pathlib
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -191,46 +191,6 @@ def raft_flow_fn(raft: nnx.Module, *, iters: int = 12, batch: int = 4) -> scorin
 # --------------------------------------------------------------------------- scoring
 
 
-def _score(
-    video: EvalVideo,
-    frames: list[int],
-    pred: np.ndarray,
-    *,
-    flow_fn: scoring.FlowFn | None,
-    dataset_flow: bool,
-    backend: str,
-    previews_per_video: int,
-) -> tuple[scoring.VideoScores, list[scoring.Preview]]:
-    """Scores quantised predictions (N, H, W, 3) of ``frames`` of ``video``."""
-    gt = video.normal[frames]
-    flows = occlusions = None
-    if len(frames) > 1:
-        if flow_fn is not None:
-            flows, occlusions = flow_fn(gt)
-        elif dataset_flow and video.flow is not None:
-            flows = video.flow[frames[0] : frames[-1]]
-    scores = scoring.score_video(
-        pred,
-        gt,
-        flows=flows,
-        occlusions=occlusions,
-        name=video.name,
-        frames=frames,
-        backend=backend,
-    )
-    previews = [
-        scoring.Preview(
-            video=video.name,
-            frame=f,
-            enhanced=pred[frames.index(f)],
-            target=gt[frames.index(f)],
-            input=video.low[f],
-        )
-        for f in scoring.preview_frames(frames, previews_per_video)
-    ]
-    return scores, previews
-
-
 def _check_video(video: EvalVideo, protocol: str | None) -> None:
     if video.normal is None:
         raise BadDataError(
@@ -241,6 +201,54 @@ def _check_video(video: EvalVideo, protocol: str | None) -> None:
             protocols.scored_frames(protocol, video.low.shape[0])
         except ValueError as e:
             raise BadDataError(f"video {video.name}: {e}") from None
+
+
+def _score_videos(
+    videos: Iterable[EvalVideo],
+    predict: Callable[[EvalVideo], tuple[list[int], np.ndarray]],
+    *,
+    protocol: str | None,
+    flow_fn: scoring.FlowFn | None,
+    dataset_flow: bool,
+    backend: str,
+    previews_per_video: int,
+    progress: bool,
+    desc: str,
+) -> tuple[list[scoring.VideoScores], list[scoring.Preview]]:
+    """Scores ``predict(video)`` = (consecutive frame indices, (N, H, W, 3) in [0, 1]) of each
+    video against its ground truth (see ``evaluate`` for the flows)."""
+    results, previews = [], []
+    bar = tqdm.tqdm(videos, desc=desc, unit="video", disable=not progress)
+    for video in bar:
+        _check_video(video, protocol)
+        bar.set_postfix_str(video.name)
+        frames, pred = predict(video)
+        gt = video.normal[frames]
+        flows = occlusions = None
+        if len(frames) > 1:
+            if flow_fn is not None:
+                flows, occlusions = flow_fn(gt)
+            elif dataset_flow and video.flow is not None:
+                flows = video.flow[frames[0] : frames[-1]]
+        results.append(
+            scoring.score_video(
+                pred,
+                gt,
+                flows=flows,
+                occlusions=occlusions,
+                name=video.name,
+                frames=frames,
+                backend=backend,
+            )
+        )
+        for f in scoring.preview_frames(frames, previews_per_video):
+            k = frames.index(f)
+            previews.append(
+                scoring.Preview(video.name, f, enhanced=pred[k], target=gt[k], input=video.low[f])
+            )
+    if not results:
+        raise BadDataError("the dataset split holds no videos")
+    return results, previews
 
 
 def evaluate(
@@ -267,11 +275,8 @@ def evaluate(
     otherwise its warping error is NaN. save_frames: a folder receiving every scored enhanced
     frame as ``<video>/<frame name>.png``. backend: the per-frame metrics' backend.
     """
-    results, previews = [], []
-    bar = tqdm.tqdm(videos, desc=f"evaluating ({protocol})", unit="video", disable=not progress)
-    for video in bar:
-        _check_video(video, protocol)
-        bar.set_postfix_str(video.name)
+
+    def predict(video: EvalVideo) -> tuple[list[int], np.ndarray]:
         frames, outputs = enhance_video(
             model, video.low, protocol=protocol, padding=padding, batch=batch
         )
@@ -280,20 +285,19 @@ def evaluate(
             folder = pathlib.Path(save_frames) / video.name
             for f, image in zip(frames, pred):
                 write_png(folder / f"{video.frame_names[f]}.png", image)
-        scores, shown = _score(
-            video,
-            frames,
-            pred,
-            flow_fn=flow_fn,
-            dataset_flow=dataset_flow,
-            backend=backend,
-            previews_per_video=previews_per_video,
-        )
-        results.append(scores)
-        previews.extend(shown)
-    if not results:
-        raise BadDataError("the dataset split holds no videos")
-    return results, previews
+        return frames, pred
+
+    return _score_videos(
+        videos,
+        predict,
+        protocol=protocol,
+        flow_fn=flow_fn,
+        dataset_flow=dataset_flow,
+        backend=backend,
+        previews_per_video=previews_per_video,
+        progress=progress,
+        desc=f"evaluating ({protocol})",
+    )
 
 
 def evaluate_predictions(
@@ -317,10 +321,8 @@ def evaluate_predictions(
     predictions = pathlib.Path(predictions)
     if not predictions.is_dir():
         raise FileNotFoundError(f"predictions folder {predictions} is not a directory")
-    results, previews = [], []
-    bar = tqdm.tqdm(videos, desc="scoring predictions", unit="video", disable=not progress)
-    for video in bar:
-        _check_video(video, protocol)
+
+    def predict(video: EvalVideo) -> tuple[list[int], np.ndarray]:
         folder = predictions / video.name
         paths = [folder / f"{name}.png" for name in video.frame_names]
         if protocol is not None:
@@ -341,20 +343,19 @@ def evaluate_predictions(
                 f"video {video.name}: predicted frames are {pred.shape[1:3]}, the ground truth "
                 f"{video.normal.shape[1:3]}"
             )
-        scores, shown = _score(
-            video,
-            frames,
-            pred,
-            flow_fn=flow_fn,
-            dataset_flow=dataset_flow,
-            backend=backend,
-            previews_per_video=previews_per_video,
-        )
-        results.append(scores)
-        previews.extend(shown)
-    if not results:
-        raise BadDataError("the dataset split holds no videos")
-    return results, previews
+        return frames, pred
+
+    return _score_videos(
+        videos,
+        predict,
+        protocol=protocol,
+        flow_fn=flow_fn,
+        dataset_flow=dataset_flow,
+        backend=backend,
+        previews_per_video=previews_per_video,
+        progress=progress,
+        desc="scoring predictions",
+    )
 
 
 # --------------------------------------------------------------------------- command line
@@ -383,7 +384,7 @@ def _dataset_label(name: str) -> str:
 
 
 def _default_out(args: argparse.Namespace) -> pathlib.Path:
-    protocol = args.protocol or "all"
+    protocol = args.protocol or ("full" if args.checkpoint else "all")
     if args.checkpoint:
         checkpoint = pathlib.Path(args.checkpoint)
         suffix = f"{_dataset_label(args.dataset)}_{args.split}_{protocol}"
