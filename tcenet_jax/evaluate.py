@@ -31,7 +31,7 @@ from flax import nnx
 
 from tcenet_jax import protocols, scoring
 from tcenet_jax.datasets import demo_source_config, source_config
-from tcenet_jax.inference import FrameTooLargeError, _split_for_size, enhance_frames
+from tcenet_jax.inference import FrameTooLargeError, split_for_size, enhance_frames
 from tcenet_jax.input_pipeline import EvalVideo, iterate_eval_videos
 from tcenet_jax.models import TCENet, pad_to_multiple
 from tcenet_jax.video_io import BadDataError, read_image, write_png
@@ -77,7 +77,7 @@ def enhance_windows(
     if not windows:
         return {}
     padded, (height, width) = pad_to_multiple(np.asarray(low, np.float32))
-    graphdef, state = _split_for_size(model, padded.shape[1], padded.shape[2])
+    graphdef, state = split_for_size(model, padded.shape[1], padded.shape[2])
     run = _jitted_network(graphdef)
     out: dict[int, np.ndarray] = {}
     for start in range(0, len(windows), batch):

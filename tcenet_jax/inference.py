@@ -120,7 +120,7 @@ def _jitted_pieces(graphdef: nnx.GraphDef):
     return jax.jit(encode), jax.jit(cached_step), jax.jit(whole)
 
 
-def _split_for_size(model: TCENet, height: int, width: int):
+def split_for_size(model: TCENet, height: int, width: int):
     """(graphdef, state) of ``model`` with the attention chunk set for this frame size."""
     positions = (height // 8) * (width // 8)
     previous = model.co_attention.attention_chunk
@@ -214,7 +214,7 @@ def enhance_frames(
     height, width = buffer.size
     padded_h, padded_w = first.shape[:2]
     tiles = tile_layout(padded_h, padded_w, tile, tile_overlap)
-    graphdef, state = _split_for_size(model, tiles[0].height, tiles[0].width)
+    graphdef, state = split_for_size(model, tiles[0].height, tiles[0].width)
     encode, cached_step, whole = _jitted_pieces(graphdef)
     norm = np.zeros((padded_h, padded_w, 1), np.float32)
     for t in tiles:
