@@ -1,7 +1,7 @@
 """raft_jax: RAFT optical flow (princeton-vl) in JAX/Flax NNX, loading the released weights."""
 
 from raft_jax.convert import convert_raft, load_official_raft
-from raft_jax.flow import estimate_flow
+from raft_jax.estimate import estimate_flow
 from raft_jax.flow_io import FlowFileError, read_flo, write_flo
 from raft_jax.flow_viz import flow_to_image
 from raft_jax.occlusion import forward_backward_occlusion

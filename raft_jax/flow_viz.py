@@ -3,8 +3,8 @@
 Hue is the direction of motion, saturation its magnitude relative to the largest
 one (or to ``max_flow``): zero motion is white, the longest vector is fully
 saturated, vectors beyond ``max_flow`` are fully saturated and darkened to 75 %.
-Directions, in image coordinates (y down): +x red, +y orange-yellow, -x cyan-blue,
--y blue-magenta.
+Directions, in image coordinates (y down): +x red, +y yellow, -x cyan-blue,
+-y violet.
 """
 
 from __future__ import annotations

@@ -75,9 +75,9 @@ def test_flow_to_image_known_colours():
     image = flow_to_image(directions)
     assert image.dtype == np.uint8 and image.shape == (1, 5, 3)
     np.testing.assert_array_equal(image[0, 0], (255, 0, 0))  # +x: red
-    np.testing.assert_array_equal(image[0, 1], (255, 229, 0))  # +y (down): orange-yellow
+    np.testing.assert_array_equal(image[0, 1], (255, 229, 0))  # +y (down): yellow
     np.testing.assert_array_equal(image[0, 2], (0, 209, 255))  # -x: cyan-blue
-    np.testing.assert_array_equal(image[0, 3], (88, 0, 255))  # -y: blue-magenta
+    np.testing.assert_array_equal(image[0, 3], (88, 0, 255))  # -y: violet
     np.testing.assert_array_equal(image[0, 4], (255, 255, 255))  # no motion: white
     np.testing.assert_array_equal(flow_to_image(np.zeros((3, 4, 2))), np.full((3, 4, 3), 255))
 
