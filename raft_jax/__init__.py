@@ -1,16 +1,26 @@
 """raft_jax: RAFT optical flow (princeton-vl) in JAX/Flax NNX, loading the released weights."""
 
 from raft_jax.convert import convert_raft, load_official_raft
+from raft_jax.estimate import estimate_flow
+from raft_jax.flow_io import FlowFileError, read_flo, write_flo
+from raft_jax.flow_viz import flow_to_image
 from raft_jax.occlusion import forward_backward_occlusion
+from raft_jax.padding import InputPadder
 from raft_jax.raft import RAFT, RAFTSmall, load_raft
 from raft_jax.warp import backward_warp
 
 __all__ = [
     "RAFT",
+    "FlowFileError",
+    "InputPadder",
     "RAFTSmall",
     "backward_warp",
     "convert_raft",
+    "estimate_flow",
+    "flow_to_image",
     "forward_backward_occlusion",
     "load_official_raft",
     "load_raft",
+    "read_flo",
+    "write_flo",
 ]

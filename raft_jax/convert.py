@@ -72,10 +72,11 @@ def detect_variant(state: Mapping[str, np.ndarray], path: str | pathlib.Path) ->
     for layout, (stem, _) in LAYOUTS.items():
         if stem in state:
             return layout, int(state[stem].shape[0]) == 32
+    hint = _describe_foreign(set(state))
     raise ValueError(
         f"{path}: not a RAFT checkpoint (neither princeton-vl's fnet.conv1.weight nor "
         f"torchvision's feature_encoder.convnormrelu.0.weight; first keys: "
-        f"{', '.join(sorted(state)[:5])})"
+        f"{', '.join(sorted(state)[:5])})" + (f". {hint}" if hint else "")
     )
 
 
@@ -94,13 +95,23 @@ def _princeton_alias(state: Mapping[str, np.ndarray]):
     return ignore
 
 
-def _describe_foreign(unexpected: set[str]) -> str | None:
-    prefixes = {k.split(".")[0] for k in unexpected}
+TCENET_HINT = (
+    "This looks like a TCE-Net checkpoint, not RAFT: convert it with "
+    "`python -m tcenet_jax.convert tcenet INPUT.pth OUTPUT_DIR`."
+)
+VGG_HINT = (
+    "This looks like torchvision VGG19 weights, not RAFT: convert them with "
+    "`python -m tcenet_jax.convert vgg19 INPUT.pth OUTPUT_DIR`."
+)
+
+
+def _describe_foreign(keys: set[str]) -> str | None:
+    """A sentence naming the network that ``keys`` (top-level names) belong to, if known."""
+    prefixes = {k.split(".")[0] for k in keys}
     if prefixes & {"encoder", "co_attention", "decoder", "G_net"}:
-        return (
-            "This looks like a TCE-Net checkpoint, not RAFT: convert it with "
-            "`python -m tcenet_jax.convert tcenet INPUT.pth OUTPUT_DIR`."
-        )
+        return TCENET_HINT
+    if "features" in prefixes and not prefixes & {"fnet", "feature_encoder"}:
+        return VGG_HINT
     return None
 
 
@@ -111,7 +122,10 @@ def load_official_raft(path: str | pathlib.Path, small: bool | None = None) -> R
     when the file holds the other). Raises CheckpointMismatchError listing every
     missing, unexpected or mis-shaped key.
     """
-    state = to_numpy_state_dict(load_torch_file(path, what="RAFT checkpoint"), path=path)
+    raw = load_torch_file(path, what="RAFT checkpoint")
+    if isinstance(raw, Mapping) and "G_net" in raw:  # an official TCE-Net training checkpoint
+        raise ValueError(f"{path} holds a 'G_net' generator. {TCENET_HINT}")
+    state = to_numpy_state_dict(raw, path=path)
     layout, detected_small = detect_variant(state, path)
     if small is not None and small != detected_small:
         raise ValueError(
@@ -160,8 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("input", help="RAFT .pth state_dict (raft-things.pth, raft-small.pth, ...)")
     parser.add_argument("output_dir", help="Orbax model directory to write")
     variant = parser.add_mutually_exclusive_group()
-    variant.add_argument("--small", dest="small", action="store_true", default=None,
-                         help="insist on RAFT-small")
+    variant.add_argument(
+        "--small", dest="small", action="store_true", default=None, help="insist on RAFT-small"
+    )
     variant.add_argument("--large", dest="small", action="store_false", help="insist on RAFT")
     parser.add_argument("--overwrite", action="store_true", help="replace OUTPUT_DIR if present")
     args = parser.parse_args(argv)

@@ -6,7 +6,7 @@ file's own bit depth) or float32 in [0, 1] (``read_image``, ``read_frames``:
 frame images (sorted by name, numbers compared as numbers) or a video file
 read with OpenCV. ``.npy`` frames (the SDSD and SMID releases) hold (H, W, 3)
 uint8/uint16 arrays in BGR order. Flow files use the Middlebury ``.flo``
-format: (H, W, 2) float32, channel 0 = x displacement.
+format: (H, W, 2) float32, channel 0 = x displacement (``raft_jax.flow_io``, re-exported here).
 
 Every problem with the data raises ``BadDataError`` naming the file (and so the
 video and the frame) and what was expected. Writes are atomic: a temporary
@@ -19,16 +19,20 @@ import itertools
 import os
 import pathlib
 import re
-import tempfile
 from collections.abc import Iterator, Sequence
 
 import cv2
 import numpy as np
 
+from raft_jax import flow_io
+from raft_jax.flow_io import FLO_MAGIC as FLO_MAGIC
+from raft_jax.flow_io import atomic_write as _atomic_write
+from raft_jax.flow_io import encode_flo as encode_flo
+from raft_jax.flow_io import write_flo as write_flo
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 FRAME_EXTENSIONS = (*IMAGE_EXTENSIONS, ".npy")
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm")
-FLO_MAGIC = 202021.25
 
 PathLike = str | os.PathLike
 
@@ -264,18 +268,6 @@ def read_frames(path: PathLike, *, bit_depth: int | None = None) -> tuple[np.nda
     return np.stack(frames), names
 
 
-def _atomic_write(path: pathlib.Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def quantize(image: np.ndarray, bit_depth: int = 8) -> np.ndarray:
     """float [0, 1] -> uint8 (bit_depth 8) or uint16 (16), rounded, clipped."""
     if bit_depth not in (8, 16):
@@ -302,33 +294,12 @@ def write_png(path: PathLike, image: np.ndarray, *, bit_depth: int = 8) -> None:
     _atomic_write(pathlib.Path(path), encode_png(image))
 
 
-def encode_flo(flow: np.ndarray) -> bytes:
-    """Middlebury ``.flo`` bytes of an (H, W, 2) flow (channel 0 = x)."""
-    if flow.ndim != 3 or flow.shape[-1] != 2:
-        raise ValueError(f"expected an (H, W, 2) flow, got {flow.shape}")
-    height, width = flow.shape[:2]
-    header = np.array([FLO_MAGIC], "<f4").tobytes() + np.array([width, height], "<i4").tobytes()
-    return header + np.ascontiguousarray(flow, "<f4").tobytes()
-
-
-def write_flo(path: PathLike, flow: np.ndarray) -> None:
-    """Writes a ``.flo`` file atomically."""
-    _atomic_write(pathlib.Path(path), encode_flo(flow))
-
-
 def read_flo(path: PathLike) -> np.ndarray:
-    """Reads a Middlebury ``.flo`` file: (H, W, 2) float32, channel 0 = x."""
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise BadDataError(f"flow file {path} does not exist")
-    data = path.read_bytes()
-    if len(data) < 12 or np.frombuffer(data[:4], "<f4")[0] != np.float32(FLO_MAGIC):
-        raise BadDataError(f"{path} is not a .flo file (bad magic number)")
-    width, height = (int(v) for v in np.frombuffer(data[4:12], "<i4"))
-    expected = 12 + width * height * 8
-    if width <= 0 or height <= 0 or len(data) != expected:
-        raise BadDataError(
-            f"{path} is truncated or corrupt ({len(data)} bytes, expected {expected} for a "
-            f"{width}x{height} flow)"
-        )
-    return np.frombuffer(data[12:], "<f4").reshape(height, width, 2).astype(np.float32)
+    """Reads a Middlebury ``.flo`` file: (H, W, 2) float32, channel 0 = x (``raft_jax.read_flo``).
+
+    Raises BadDataError naming the file when it is missing, truncated or not a ``.flo`` file.
+    """
+    try:
+        return flow_io.read_flo(path)
+    except flow_io.FlowFileError as error:
+        raise BadDataError(str(error)) from None

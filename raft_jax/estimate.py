@@ -1,0 +1,76 @@
+"""Flow for image pairs of any size: reading images, padding, inference, cropping back."""
+
+from __future__ import annotations
+
+import functools
+import os
+import pathlib
+
+import cv2
+import jax
+import numpy as np
+from flax import nnx
+
+from raft_jax.padding import InputPadder
+from raft_jax.raft import RAFT, RAFTSmall
+
+
+def read_rgb(path: str | os.PathLike) -> np.ndarray:
+    """Reads an image as (H, W, 3) float32 RGB in [0, 255] (16-bit values divided by 257).
+
+    Gray images are repeated on three channels and an alpha channel is dropped. Raises
+    FileNotFoundError / ValueError naming the file when it is missing or unreadable.
+    """
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"image {path} does not exist")
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise ValueError(f"cannot read {path} as an image (unreadable, corrupt or unsupported)")
+    if image.dtype == np.uint8:
+        scaled = image.astype(np.float32)
+    elif image.dtype == np.uint16:
+        scaled = image.astype(np.float32) / np.float32(257)
+    else:
+        raise ValueError(f"{path} holds {image.dtype} values; expected an 8- or 16-bit image")
+    if scaled.ndim == 2:
+        scaled = scaled[..., None]
+    if scaled.ndim != 3 or scaled.shape[-1] not in (1, 3, 4):
+        raise ValueError(f"{path} has shape {image.shape}; expected a gray or colour image")
+    if scaled.shape[-1] == 1:
+        return np.repeat(scaled, 3, axis=-1)
+    return np.ascontiguousarray(scaled[..., 2::-1])  # BGR(A) -> RGB
+
+
+@functools.partial(nnx.jit, static_argnames="iters")
+def _upsampled_flow(model: RAFT | RAFTSmall, image1, image2, iters: int) -> jax.Array:
+    return model(image1, image2, iters=iters, test_mode=True)[1]
+
+
+def estimate_flow(
+    model: RAFT | RAFTSmall, image1, image2, *, iters: int = 20, mode: str = "sintel"
+) -> np.ndarray:
+    """Flow from ``image1`` to ``image2`` for images of any size (padded, then cropped back).
+
+    Args:
+      model: RAFT or RAFTSmall (weights in test mode; BatchNorm uses running statistics).
+      image1, image2: (H, W, 3) or (B, H, W, 3) RGB in [0, 255], same shape; at least
+        128×128 after padding to multiples of 8.
+      iters: refinement iterations (the princeton-vl demo uses 20).
+      mode: ``InputPadder`` mode, "sintel" or "kitti".
+    Returns:
+      float32 flow of shape image1.shape[:-1] + (2,), in pixels, channel 0 = x.
+    """
+    image1, image2 = np.asarray(image1, np.float32), np.asarray(image2, np.float32)
+    if image1.shape != image2.shape:
+        raise ValueError(
+            f"the two images differ in shape: {image1.shape[:-1]} and {image2.shape[:-1]} "
+            "(height, width); RAFT needs two images of the same size"
+        )
+    single = image1.ndim == 3
+    if single:
+        image1, image2 = image1[None], image2[None]
+    padder = InputPadder(image1.shape, mode=mode)
+    padded1, padded2 = padder.pad(image1, image2)
+    flow = np.asarray(padder.unpad(_upsampled_flow(model, padded1, padded2, iters)))
+    return flow[0] if single else flow
