@@ -1,6 +1,5 @@
 """raft_jax: RAFT optical flow (princeton-vl) in JAX/Flax NNX, loading the released weights."""
 
-from raft_jax.convert import convert_raft, load_official_raft
 from raft_jax.estimate import estimate_flow
 from raft_jax.flow_io import FlowFileError, read_flo, write_flo
 from raft_jax.flow_viz import flow_to_image
@@ -24,3 +23,12 @@ __all__ = [
     "read_flo",
     "write_flo",
 ]
+
+
+def __getattr__(name: str):
+    # Imported on first use, so that `python -m raft_jax.convert` does not import itself twice.
+    if name in ("convert_raft", "load_official_raft"):
+        from raft_jax import convert
+
+        return getattr(convert, name)
+    raise AttributeError(f"module 'raft_jax' has no attribute {name!r}")

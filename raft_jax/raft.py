@@ -49,8 +49,9 @@ def check_image_pair(image1: jax.Array, image2: jax.Array) -> None:
 
 def coords_grid(h: int, w: int) -> jax.Array:
     """(h, w, 2) pixel coordinates, channel 0 = x (column), 1 = y (row)."""
-    ys, xs = jnp.meshgrid(jnp.arange(h, dtype=jnp.float32), jnp.arange(w, dtype=jnp.float32),
-                          indexing="ij")
+    ys, xs = jnp.meshgrid(
+        jnp.arange(h, dtype=jnp.float32), jnp.arange(w, dtype=jnp.float32), indexing="ij"
+    )
     return jnp.stack([xs, ys], axis=-1)
 
 
@@ -79,7 +80,7 @@ def _align_corners_matrix(size: int, factor: int) -> jax.Array:
 
 
 def bilinear_upsample8(flow: jax.Array) -> jax.Array:
-    """(B, h, w, 2) -> (B, 8h, 8w, 2): 8 × bilinear resize with ``align_corners=True`` (``upflow8``)."""
+    """(B, h, w, 2) -> (B, 8h, 8w, 2): 8× bilinear resize, ``align_corners=True`` (``upflow8``)."""
     _, h, w, _ = flow.shape
     rows, cols = _align_corners_matrix(h, 8), _align_corners_matrix(w, 8)
     return 8 * jnp.einsum("oh,bhwc,pw->bopc", rows, flow, cols)
@@ -170,12 +171,18 @@ class RAFT(RAFTBase):
         dims = (64, 64, 96, 128)
         self.fnet = Encoder(block="residual", dims=dims, out_dim=256, norm="instance", rngs=rngs)
         self.cnet = Encoder(
-            block="residual", dims=dims, out_dim=self.hidden_dim + self.context_dim, norm="batch",
+            block="residual",
+            dims=dims,
+            out_dim=self.hidden_dim + self.context_dim,
+            norm="batch",
             rngs=rngs,
         )
         self.update_block = UpdateBlock(
-            small=False, corr_planes=self.corr_levels * (2 * self.corr_radius + 1) ** 2,
-            hidden_dim=self.hidden_dim, context_dim=self.context_dim, rngs=rngs,
+            small=False,
+            corr_planes=self.corr_levels * (2 * self.corr_radius + 1) ** 2,
+            hidden_dim=self.hidden_dim,
+            context_dim=self.context_dim,
+            rngs=rngs,
         )
 
     def upsample(self, flow: jax.Array, net: jax.Array) -> jax.Array:
@@ -193,12 +200,18 @@ class RAFTSmall(RAFTBase):
         dims = (32, 32, 64, 96)
         self.fnet = Encoder(block="bottleneck", dims=dims, out_dim=128, norm="instance", rngs=rngs)
         self.cnet = Encoder(
-            block="bottleneck", dims=dims, out_dim=self.hidden_dim + self.context_dim, norm="none",
+            block="bottleneck",
+            dims=dims,
+            out_dim=self.hidden_dim + self.context_dim,
+            norm="none",
             rngs=rngs,
         )
         self.update_block = UpdateBlock(
-            small=True, corr_planes=self.corr_levels * (2 * self.corr_radius + 1) ** 2,
-            hidden_dim=self.hidden_dim, context_dim=self.context_dim, rngs=rngs,
+            small=True,
+            corr_planes=self.corr_levels * (2 * self.corr_radius + 1) ** 2,
+            hidden_dim=self.hidden_dim,
+            context_dim=self.context_dim,
+            rngs=rngs,
         )
 
     def upsample(self, flow: jax.Array, net: jax.Array) -> jax.Array:

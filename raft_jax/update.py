@@ -27,7 +27,9 @@ class MotionEncoder(nnx.Module):
         rngs: nnx.Rngs,
     ):
         self.convc1 = conv2d(corr_planes, corr_dims[0], 1, rngs=rngs)
-        self.convc2 = conv2d(corr_dims[0], corr_dims[1], 3, rngs=rngs) if len(corr_dims) > 1 else None
+        self.convc2 = (
+            conv2d(corr_dims[0], corr_dims[1], 3, rngs=rngs) if len(corr_dims) > 1 else None
+        )
         self.convf1 = conv2d(2, flow_dims[0], 7, rngs=rngs)
         self.convf2 = conv2d(flow_dims[0], flow_dims[1], 3, rngs=rngs)
         self.conv = conv2d(corr_dims[-1] + flow_dims[1], out_dim - 2, 3, rngs=rngs)
@@ -99,8 +101,9 @@ class UpdateBlock(nnx.Module):
     encoder, 3×3 ConvGRU, no mask head.
     """
 
-    def __init__(self, *, small: bool, corr_planes: int, hidden_dim: int, context_dim: int,
-                 rngs: nnx.Rngs):
+    def __init__(
+        self, *, small: bool, corr_planes: int, hidden_dim: int, context_dim: int, rngs: nnx.Rngs
+    ):
         if small:
             self.encoder = MotionEncoder(
                 corr_planes, corr_dims=(96,), flow_dims=(64, 32), out_dim=82, rngs=rngs

@@ -42,30 +42,44 @@ def main(argv: list[str] | None = None) -> None:
 
     config = base.get_config()
     config.loss.raft_iters = args.raft_iters
-    model = TCENet(base_dim=args.base_dim, num_res_blocks=args.res_blocks,
-                   dtype=jnp.dtype(args.dtype), rngs=nnx.Rngs(0))
+    model = TCENet(
+        base_dim=args.base_dim,
+        num_res_blocks=args.res_blocks,
+        dtype=jnp.dtype(args.dtype),
+        rngs=nnx.Rngs(0),
+    )
     vgg, raft = VGG19Features(rngs=nnx.Rngs(1)), RAFT(rngs=nnx.Rngs(2))
     schedule = train.learning_rate_schedule(config, steps_per_epoch=1000)
     tx = train.create_optimizer(config, schedule)
     model_def, params, rest = nnx.split(model, nnx.Param, ...)
     vgg_def, vgg_state = nnx.split(vgg)
     raft_def, raft_state = nnx.split(raft)
-    state = {"params": params, "rest": rest, "opt_state": tx.init(params),
-             "step": jnp.zeros((), jnp.int32)}
+    state = {
+        "params": params,
+        "rest": rest,
+        "opt_state": tx.init(params),
+        "step": jnp.zeros((), jnp.int32),
+    }
     frozen = {"vgg": vgg_state, "raft": raft_state}
     shape = (args.batch, 6, args.crop, args.crop, 3)
     keys = jax.random.split(jax.random.key(0), 4)
     batch = {
-        source: {"low": jax.random.uniform(keys[2 * i], shape) * 0.2,
-                 "normal": jax.random.uniform(keys[2 * i + 1], shape)}
+        source: {
+            "low": jax.random.uniform(keys[2 * i], shape) * 0.2,
+            "normal": jax.random.uniform(keys[2 * i + 1], shape),
+        }
         for i, source in enumerate(("real", "synthetic"))
     }
-    step = jax.jit(train.make_train_step(model_def, tx, config.loss, schedule, vgg_def, raft_def),
-                   donate_argnums=(0,))
+    step = jax.jit(
+        train.make_train_step(model_def, tx, config.loss, schedule, vgg_def, raft_def),
+        donate_argnums=(0,),
+    )
 
-    print(f"backend: {jax.default_backend()} ({jax.devices()[0].device_kind}), {args.dtype}; "
-          f"TCENet base_dim {args.base_dim}, {args.res_blocks} residual blocks; batch "
-          f"{args.batch} per source, crop {args.crop}, RAFT {args.raft_iters} iterations")
+    print(
+        f"backend: {jax.default_backend()} ({jax.devices()[0].device_kind}), {args.dtype}; "
+        f"TCENet base_dim {args.base_dim}, {args.res_blocks} residual blocks; batch "
+        f"{args.batch} per source, crop {args.crop}, RAFT {args.raft_iters} iterations"
+    )
     start = time.perf_counter()
     compiled = step.lower(state, frozen, batch).compile()
     print(f"compile: {time.perf_counter() - start:.1f} s", flush=True)
@@ -78,9 +92,11 @@ def main(argv: list[str] | None = None) -> None:
         jax.block_until_ready(metrics)
         times.append(time.perf_counter() - start)
     seconds = statistics.median(times)
-    print(f"train step: {seconds:.2f} s (median of {args.runs}), "
-          f"{2 * args.batch / seconds:.2f} clips/s (real + synthetic), "
-          f"loss {float(metrics['total']):.4f}")
+    print(
+        f"train step: {seconds:.2f} s (median of {args.runs}), "
+        f"{2 * args.batch / seconds:.2f} clips/s (real + synthetic), "
+        f"loss {float(metrics['total']):.4f}"
+    )
 
 
 if __name__ == "__main__":

@@ -140,7 +140,8 @@ def load_model(
         )
     meta = json.loads((step_dir / "meta" / "metadata").read_text())
     abstract = nnx.eval_shape(lambda: build(**meta["model_config"], rngs=nnx.Rngs(0)))
-    graphdef, state = nnx.split(abstract)
+    # Training saves the model as {"params": nnx.Param state, "rest": everything else}.
+    graphdef, params, rest = nnx.split(abstract, nnx.Param, ...)
     with ocp.StandardCheckpointer() as checkpointer:
-        restored = checkpointer.restore(step_dir / "model", state)
-    return nnx.merge(graphdef, restored)
+        restored = checkpointer.restore(step_dir / "model", {"params": params, "rest": rest})
+    return nnx.merge(graphdef, restored["params"], restored["rest"])

@@ -31,7 +31,7 @@ from flax import nnx
 
 from tcenet_jax import protocols, scoring
 from tcenet_jax.datasets import demo_source_config, source_config
-from tcenet_jax.inference import FrameTooLargeError, split_for_size, enhance_frames
+from tcenet_jax.inference import FrameTooLargeError, enhance_frames, split_for_size
 from tcenet_jax.input_pipeline import EvalVideo, iterate_eval_videos
 from tcenet_jax.models import TCENet, pad_to_multiple
 from tcenet_jax.video_io import BadDataError, read_image, write_png

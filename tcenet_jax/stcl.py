@@ -31,7 +31,8 @@ def check_loss_config(loss_config) -> None:
                 )
     if loss_config.temporal_flow not in ("raft", "ground_truth"):
         raise ValueError(
-            f"loss.temporal_flow must be 'raft' or 'ground_truth', got {loss_config.temporal_flow!r}"
+            "loss.temporal_flow must be 'raft' or 'ground_truth', got "
+            f"{loss_config.temporal_flow!r}"
         )
 
 
@@ -65,9 +66,10 @@ def stcl_loss(model, batch, loss_config, *, vgg=None, raft=None):
 
     model: TCENet (run with ``train=True``); batch: ``{"real": {...}, "synthetic":
     {...}}`` with ``low``/``normal`` (B, 6, H, W, 3) in [0, 1] and, for ground-truth
-    flow, ``flow`` (B, 5, H, W, 2), frame t -> t+1, and optionally ``flow_backward``, t+1 -> t
-    (without it the temporal term has its forward half only, see losses.temporal_loss). vgg / raft: frozen networks
-    for the perceptual and RAFT temporal terms. Returns (total, metrics, outputs):
+    flow, ``flow`` (B, 5, H, W, 2), frame t -> t+1, and optionally ``flow_backward``,
+    t+1 -> t (without it the temporal term has its forward half only, see
+    losses.temporal_loss). vgg / raft: frozen networks for the perceptual and RAFT temporal
+    terms. Returns (total, metrics, outputs):
     metrics maps ``"{source}/{term}"`` (unweighted) and ``"total"`` to scalars;
     outputs maps each source to the network's (B, 2, H, W, 3) predictions.
     """

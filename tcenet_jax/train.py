@@ -17,7 +17,7 @@ import os
 import pathlib
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -80,8 +80,10 @@ def create_model(config: ml_collections.ConfigDict) -> TCENet:
     dtype = jnp.dtype(config.model.dtype)
     if config.init_checkpoint:
         model = load_model(config.init_checkpoint, dtype=dtype)
-        if model.config != {"base_dim": config.model.base_dim,
-                            "num_res_blocks": config.model.num_res_blocks}:
+        if model.config != {
+            "base_dim": config.model.base_dim,
+            "num_res_blocks": config.model.num_res_blocks,
+        }:
             raise ValueError(
                 f"init_checkpoint {config.init_checkpoint} holds a TCENet {model.config}, but "
                 f"config.model asks for base_dim={config.model.base_dim}, "
@@ -113,8 +115,9 @@ def load_frozen_networks(config: ml_collections.ConfigDict):
         vgg = load_vgg19(config.vgg_checkpoint)
     if stcl.uses(config.loss, "temporal") and config.loss.temporal_flow == "raft":
         if not config.raft_checkpoint:
-            raise ValueError(f"the temporal loss with RAFT flow needs RAFT weights: "
-                             f"{HOW_TO_GET_RAFT}")
+            raise ValueError(
+                f"the temporal loss with RAFT flow needs RAFT weights: {HOW_TO_GET_RAFT}"
+            )
         from raft_jax import load_raft
 
         raft = load_raft(config.raft_checkpoint)
@@ -152,8 +155,13 @@ def make_train_step(model_def, tx, loss_config, schedule, vgg_def=None, raft_def
         step_metrics["learning_rate"] = schedule(state["step"])
         previews = {  # first sample of each source: low frame 2 | first output | ground truth
             source: jnp.concatenate(
-                [batch[source]["low"][0, 2], jnp.clip(outputs[source][0, 0], 0, 1),
-                 batch[source]["normal"][0, 2]], axis=1)
+                [
+                    batch[source]["low"][0, 2],
+                    jnp.clip(outputs[source][0, 0], 0, 1),
+                    batch[source]["normal"][0, 2],
+                ],
+                axis=1,
+            )
             for source in stcl.SOURCES
         }
         return new_state, step_metrics, previews
@@ -229,14 +237,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
 
     # Data, schedule and optimiser.
     steps_per_epoch = input_pipeline.steps_per_epoch(config.data)
-    num_steps = (config.num_train_steps if config.num_train_steps > 0
-                 else config.num_epochs * steps_per_epoch)
+    num_steps = (
+        config.num_train_steps
+        if config.num_train_steps > 0
+        else config.num_epochs * steps_per_epoch
+    )
     schedule = learning_rate_schedule(config, steps_per_epoch)
     tx = create_optimizer(config, schedule)
     n_devices = jax.device_count()
     if config.data.global_batch_size % n_devices:
-        raise ValueError(f"data.global_batch_size={config.data.global_batch_size} must be a "
-                         f"multiple of the number of devices ({n_devices})")
+        raise ValueError(
+            f"data.global_batch_size={config.data.global_batch_size} must be a "
+            f"multiple of the number of devices ({n_devices})"
+        )
     mesh = jax.make_mesh((n_devices,), ("data",), axis_types=(jax.sharding.AxisType.Auto,))
     replicated = NamedSharding(mesh, P())
     data_sharding = NamedSharding(mesh, P("data"))
@@ -248,8 +261,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
     vgg_def, vgg_state = nnx.split(vgg) if vgg is not None else (None, None)
     raft_def, raft_state = nnx.split(raft) if raft is not None else (None, None)
     frozen = jax.device_put({"vgg": vgg_state, "raft": raft_state}, replicated)
-    state = {"params": params, "rest": rest, "opt_state": tx.init(params),
-             "step": jnp.zeros((), jnp.int32)}
+    state = {
+        "params": params,
+        "rest": rest,
+        "opt_state": tx.init(params),
+        "step": jnp.zeros((), jnp.int32),
+    }
 
     train_iter = input_pipeline.create_train_iterator(config.data, seed=config.seed)
     checkpointer = TrainCheckpointer(workdir / "checkpoints", keep=config.keep_checkpoints)
@@ -282,8 +299,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
         nonlocal best_psnr
         if val and BEST_METRIC in val:
             best_psnr = max(best_psnr, val[BEST_METRIC])
-        meta = {"step": step, "epoch": step / steps_per_epoch, "model_config": model.config,
-                "best_psnr": best_psnr, **(val or {})}
+        meta = {
+            "step": step,
+            "epoch": step / steps_per_epoch,
+            "model_config": model.config,
+            "best_psnr": best_psnr,
+            **(val or {}),
+        }
         checkpointer.save(
             step,
             model={"params": state["params"], "rest": state["rest"]},
@@ -318,10 +340,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
                 writer.jsonl({"step": s, **{f"train/{k}": float(v) for k, v in m.items()}})
         return means
 
-    with _Interrupted() as interrupted, tqdm(
-        total=num_steps, initial=start_step, disable=not is_chief, unit="step",
-        desc="training", dynamic_ncols=True
-    ) as bar:
+    with (
+        _Interrupted() as interrupted,
+        tqdm(
+            total=num_steps,
+            initial=start_step,
+            disable=not is_chief,
+            unit="step",
+            desc="training",
+            dynamic_ncols=True,
+        ) as bar,
+    ):
         for step in range(start_step + 1, num_steps + 1):
             wait_start = time.perf_counter()
             batch = _global_batch(next(train_iter), data_sharding)
@@ -347,21 +376,28 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
             val = None
             epoch = step // steps_per_epoch
             if end_of_epoch and epoch % config.eval_every_epochs == 0:
-                val = validate(lambda c: eval_forward(state["params"], state["rest"], c), config)
+                val = validate(lambda c, s=state: eval_forward(s["params"], s["rest"], c), config)
                 if val and writer:
                     writer.scalars(step, val)
-                    bar.write(f"epoch {epoch}: " + ", ".join(f"{k}={v:.4f}" for k, v in
-                                                             val.items()))
+                    bar.write(
+                        f"epoch {epoch}: " + ", ".join(f"{k}={v:.4f}" for k, v in val.items())
+                    )
                 summary.update(val)
-            if (step % config.checkpoint_every_steps == 0 or step == num_steps or val
-                    or interrupted.signum is not None):
+            if (
+                step % config.checkpoint_every_steps == 0
+                or step == num_steps
+                or val
+                or interrupted.signum is not None
+            ):
                 if pending:
                     summary.update(flush(step))
                 save(step, val)
                 last_saved = step
             if interrupted.signum is not None:
-                bar.write(f"stopped by signal {interrupted.signum} at step {step}; "
-                          f"checkpoint saved in {checkpointer.directory}")
+                bar.write(
+                    f"stopped by signal {interrupted.signum} at step {step}; "
+                    f"checkpoint saved in {checkpointer.directory}"
+                )
                 summary["interrupted_by_signal"] = interrupted.signum
                 break
             if log_now:  # validation and checkpoints do not count as training time
@@ -379,7 +415,7 @@ class _Writer:
         from tensorboardX import SummaryWriter
 
         self.tb = SummaryWriter(str(workdir / "tensorboard"))
-        self.jsonl_file = open(workdir / "metrics.jsonl", "a")  # noqa: SIM115
+        self.jsonl_file = open(workdir / "metrics.jsonl", "a")
 
     def scalars(self, step: int, values: dict[str, float]) -> None:
         for k, v in values.items():
@@ -392,8 +428,12 @@ class _Writer:
 
     def images(self, step: int, previews: dict[str, np.ndarray]) -> None:
         for source, strip in previews.items():
-            self.tb.add_image(f"{source}/low|prediction|ground_truth",
-                              np.clip(strip, 0, 1), step, dataformats="HWC")
+            self.tb.add_image(
+                f"{source}/low|prediction|ground_truth",
+                np.clip(strip, 0, 1),
+                step,
+                dataformats="HWC",
+            )
 
     def close(self) -> None:
         self.tb.close()
@@ -402,9 +442,16 @@ class _Writer:
 
 def _maybe_initialize_distributed() -> None:
     """Multi-host start-up when a cluster environment is detected."""
-    if any(v in os.environ for v in ("JAX_COORDINATOR_ADDRESS", "COORDINATOR_ADDRESS",
-                                      "SLURM_JOB_ID", "OMPI_COMM_WORLD_SIZE",
-                                      "TPU_WORKER_HOSTNAMES")):
+    if any(
+        v in os.environ
+        for v in (
+            "JAX_COORDINATOR_ADDRESS",
+            "COORDINATOR_ADDRESS",
+            "SLURM_JOB_ID",
+            "OMPI_COMM_WORLD_SIZE",
+            "TPU_WORKER_HOSTNAMES",
+        )
+    ):
         jax.distributed.initialize()
 
 
@@ -412,8 +459,7 @@ def main(argv=None) -> None:
     from absl import app, flags
     from ml_collections import config_flags
 
-    config_flags.DEFINE_config_file("config", None, "training configuration file",
-                                    lock_config=True)
+    config_flags.DEFINE_config_file("config", None, "training configuration file", lock_config=True)
     flags.DEFINE_string("workdir", None, "directory for checkpoints and logs")
     flags.mark_flags_as_required(["config", "workdir"])
 

@@ -68,8 +68,14 @@ def test_ssim_loss_equals_the_gaussian_ssim_formula_away_from_borders():
     x = rng.uniform(size=(1, 40, 40, 3))
     y = np.clip(x + 0.1 * rng.normal(size=x.shape), 0, 1)
     _, full = skimage.structural_similarity(
-        x[0], y[0], channel_axis=-1, data_range=1.0, gaussian_weights=True, sigma=1.5,
-        use_sample_covariance=False, full=True,
+        x[0],
+        y[0],
+        channel_axis=-1,
+        data_range=1.0,
+        gaussian_weights=True,
+        sigma=1.5,
+        use_sample_covariance=False,
+        full=True,
     )
     window = losses._gaussian_window()
     a, b = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
@@ -87,8 +93,9 @@ def test_losses_are_differentiable(io):
         grad = jax.grad(lambda p, fn=fn: fn(p, gt))(pred)
         assert np.all(np.isfinite(grad)) and np.any(grad != 0), fn.__name__
     grad = jax.grad(
-        lambda f: losses.temporal_loss(io["temporal_first"], io["temporal_second"], f,
-                                       io["flow_21"])
+        lambda f: losses.temporal_loss(
+            io["temporal_first"], io["temporal_second"], f, io["flow_21"]
+        )
     )(jnp.asarray(io["flow_12"]))
     assert np.all(np.isfinite(grad)) and np.any(grad != 0)
 
@@ -120,7 +127,7 @@ def test_raft_flows_order_scale_and_detach():
     flow_12, flow_21 = losses.raft_flows(raft, first, second, iters=3, input_scale=255.0)
     np.testing.assert_allclose(flow_12, 0.25 * 255.0, rtol=1e-6)  # RAFT(first, second)
     np.testing.assert_allclose(flow_21, -0.25 * 255.0, rtol=1e-6)  # RAFT(second, first)
-    (image1, image2, iters, test_mode), = raft.calls
+    ((image1, _, iters, test_mode),) = raft.calls
     assert iters == 3 and test_mode is True and float(image1.max()) == pytest.approx(127.5)
     flow_12, _ = losses.raft_flows(raft, first, second, input_scale=1.0)
     np.testing.assert_allclose(flow_12, 0.25, rtol=1e-6)

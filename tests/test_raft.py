@@ -26,7 +26,8 @@ def variant(request, fixture_file, fixture_npz):
         net = nnx.merge(graphdef, state)
         return net(image1, image2, iters=12), net(image1, image2, iters=4, test_mode=False)
 
-    return request.param, model, lambda a, b: flows(state, a, b), fixture_npz("raft_official_io.npz")
+    io = fixture_npz("raft_official_io.npz")
+    return request.param, model, lambda a, b: flows(state, a, b), io
 
 
 def test_variant_is_detected(variant):

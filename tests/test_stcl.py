@@ -16,9 +16,9 @@ import pytest
 from flax import nnx
 
 from configs import base
-from tests.conftest import nchw_to_nhwc
 from tcenet_jax import stcl, train
 from tcenet_jax.convert import load_official_tcenet, official_name
+from tests.conftest import nchw_to_nhwc
 
 TERMS = ("perceptual", "charbonnier", "edge", "temporal", "total")
 
@@ -82,7 +82,7 @@ def official_step(fixture_file, fixture_npz):
 
     data = fixture_npz("train_step_io.npz")
     batch = {
-        source: {key: jnp.asarray(nchw_to_nhwc(data[f"{prefix}_{key}"])) for key in ("low", "normal")}
+        source: {k: jnp.asarray(nchw_to_nhwc(data[f"{prefix}_{k}"])) for k in ("low", "normal")}
         for source, prefix in (("real", "real"), ("synthetic", "syn"))
     }
     vgg = load_torchvision_vgg19(fixture_file("vgg19_features_to_relu4_2_random.pth"))
@@ -98,8 +98,9 @@ def official_step(fixture_file, fixture_npz):
         def grads_and_outputs(params, rest, batch):
             def loss_fn(params):
                 net = nnx.merge(graphdef, params, rest, copy=True)
-                total, metrics, outputs = stcl.stcl_loss(net, batch, loss_config, vgg=vgg,
-                                                         raft=raft)
+                total, metrics, outputs = stcl.stcl_loss(
+                    net, batch, loss_config, vgg=vgg, raft=raft
+                )
                 return total, (metrics, outputs, nnx.state(net, nnx.Not(nnx.Param)))
 
             return jax.grad(loss_fn, has_aux=True)(params)
@@ -124,8 +125,10 @@ def _official_leaves(model) -> dict[str, np.ndarray]:
     form used by the converter (our layout)."""
     from raft_jax.torch_weights import torch_leaves
 
-    return {key: (np.asarray(var.get_value()), transform)
-            for key, var, transform in torch_leaves(model, official_name)}
+    return {
+        key: (np.asarray(var.get_value()), transform)
+        for key, var, transform in torch_leaves(model, official_name)
+    }
 
 
 @pytest.mark.slow
@@ -134,8 +137,11 @@ def test_losses_outputs_and_flow_match_the_official_step(official_step, prefix):
     data, ours = official_step
     metrics, outputs = ours[prefix]["metrics"], ours[prefix]["outputs"]
     for term in TERMS:
-        got = metrics["total"] if term == "total" else metrics[
-            f"{'synthetic' if term == 'temporal' else 'real'}/{term}"]
+        got = (
+            metrics["total"]
+            if term == "total"
+            else metrics[f"{'synthetic' if term == 'temporal' else 'real'}/{term}"]
+        )
         np.testing.assert_allclose(got, data[f"{prefix}_loss_{term}"], rtol=1e-4, err_msg=term)
     for source, key in (("synthetic", "syn_first"), ("real", "real_first")):
         np.testing.assert_allclose(
@@ -158,7 +164,10 @@ def test_gradients_adam_step_and_running_stats_match(official_step, prefix):
         assert err <= 1e-3, f"gradient of {name}: relative error {err:.2e}"
         value, transform = after[name]
         np.testing.assert_allclose(
-            value, transform(data[f"{prefix}_after_step::{name}"]), rtol=1e-4, atol=1e-7,
+            value,
+            transform(data[f"{prefix}_after_step::{name}"]),
+            rtol=1e-4,
+            atol=1e-7,
             err_msg=name,
         )
     for stat in ("mean", "var"):

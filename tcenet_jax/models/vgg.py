@@ -20,8 +20,18 @@ from tcenet_jax.models.layers import conv
 
 # torchvision feature index of each convolution, its (in, out) channels, and pooling after it.
 CONV_INDICES = (0, 2, 5, 7, 10, 12, 14, 16, 19, 21)
-CHANNELS = ((3, 64), (64, 64), (64, 128), (128, 128), (128, 256), (256, 256), (256, 256),
-            (256, 256), (256, 512), (512, 512))
+CHANNELS = (
+    (3, 64),
+    (64, 64),
+    (64, 128),
+    (128, 128),
+    (128, 256),
+    (256, 256),
+    (256, 256),
+    (256, 256),
+    (256, 512),
+    (512, 512),
+)
 POOL_AFTER = (1, 3, 7)  # positions in CONV_INDICES
 OUTPUT_AFTER = (1, 3, 5, 9)  # relu1_2, relu2_2, relu3_2, relu4_2 (feature indices 3, 8, 13, 22)
 LAST_INDEX = 22
@@ -39,9 +49,7 @@ class VGG19Features(nnx.Module):
     ImageNet-normalised images and relu1_2, relu2_2, relu3_2, relu4_2 (NHWC)."""
 
     def __init__(self, *, rngs: nnx.Rngs, dtype=jnp.float32):
-        self.convs = nnx.List(
-            [conv(i, o, 3, rngs=rngs, dtype=dtype) for i, o in CHANNELS]
-        )
+        self.convs = nnx.List([conv(i, o, 3, rngs=rngs, dtype=dtype) for i, o in CHANNELS])
 
     def __call__(self, images: jax.Array) -> list[jax.Array]:
         if images.ndim != 4 or images.shape[-1] != 3:
@@ -91,9 +99,11 @@ def load_torchvision_vgg19(path: str | pathlib.Path) -> VGG19Features:
         torchvision_name,
         what=f"torchvision VGG19 features ({path})",
         ignore=_unused_layer,
-        hint=lambda unexpected: None
-        if any(k.startswith("features.") for k in state)
-        else "This does not look like a torchvision VGG19 state_dict (no 'features.' keys).",
+        hint=lambda unexpected: (
+            None
+            if any(k.startswith("features.") for k in state)
+            else "This does not look like a torchvision VGG19 state_dict (no 'features.' keys)."
+        ),
     )
     return model
 
