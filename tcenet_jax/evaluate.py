@@ -29,7 +29,7 @@ import numpy as np
 import tqdm
 from flax import nnx
 
-from tcenet_jax import protocols, scoring
+from tcenet_jax import metrics, protocols, scoring
 from tcenet_jax.datasets import demo_source_config, source_config
 from tcenet_jax.inference import FrameTooLargeError, enhance_frames, split_for_size
 from tcenet_jax.input_pipeline import EvalVideo, iterate_eval_videos
@@ -230,6 +230,7 @@ def _score_videos(
                 flows, occlusions = flow_fn(gt)
             elif dataset_flow and video.flow is not None:
                 flows = video.flow[frames[0] : frames[-1]]
+                occlusions = metrics.out_of_frame(flows)
         results.append(
             scoring.score_video(
                 pred,

@@ -471,6 +471,22 @@ def warping_error(frames, flows, occlusions=None) -> float:
     return float(np.mean(errors)) if errors else math.nan
 
 
+def out_of_frame(flows) -> np.ndarray:
+    """(T-1, H, W) bool: True where ``p + flows[t](p)`` falls outside the frame.
+
+    Such pixels have no counterpart in frame t+1 (the warp would read a clamped border pixel);
+    this is the occlusion mask to use with exact (e.g. rendered) flow, which has no backward
+    flow for a forward-backward check. flows: (T-1, H, W, 2), channel 0 = x.
+    """
+    flows = np.asarray(flows)
+    if flows.ndim != 4 or flows.shape[-1] != 2:
+        raise ValueError(f"flows must be (T-1, H, W, 2), got {flows.shape}")
+    _, h, w, _ = flows.shape
+    ys, xs = np.mgrid[0:h, 0:w]
+    x, y = xs + flows[..., 0], ys + flows[..., 1]
+    return (x < 0) | (x > w - 1) | (y < 0) | (y > h - 1)
+
+
 def mabd(frames) -> np.ndarray:
     """Mean absolute brightness difference between consecutive frames (Jiang & Zheng 2019).
 

@@ -456,7 +456,7 @@ def _maybe_initialize_distributed() -> None:
 
 
 def main(argv=None) -> None:
-    from absl import app, flags
+    from absl import app, flags, logging
     from ml_collections import config_flags
 
     config_flags.DEFINE_config_file("config", None, "training configuration file", lock_config=True)
@@ -464,6 +464,7 @@ def main(argv=None) -> None:
     flags.mark_flags_as_required(["config", "workdir"])
 
     def run(_):
+        logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO
         _maybe_initialize_distributed()
         try:
             summary = train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)

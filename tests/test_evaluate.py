@@ -239,7 +239,7 @@ def test_warping_error_uses_ground_truth_flow(tiny_tcenet, tmp_path, capsys):
     assert "E_warp not computed" not in capsys.readouterr().out
     report = json.loads((report / "metrics.json").read_text())
     scores = {v["name"]: v["metrics"] for v in report["videos"]}
-    expected = metrics.warping_error(gt, flow)
+    expected = metrics.warping_error(gt, flow, metrics.out_of_frame(flow))
     assert scores["moving"]["warping_error"] == pytest.approx(expected, rel=1e-6)
     assert expected < 0.1 * metrics.warping_error(gt, np.zeros_like(flow))
     # The model's outputs on the official frames (2 ... 5) use the flow between those frames.
@@ -255,7 +255,7 @@ def test_warping_error_uses_ground_truth_flow(tiny_tcenet, tmp_path, capsys):
     pred = read_video(saved / "moving")
     assert videos[0].frames == [2, 3, 4, 5]
     assert videos[0].temporal["warping_error"] == pytest.approx(
-        metrics.warping_error(pred, flow[2:5]), rel=1e-6
+        metrics.warping_error(pred, flow[2:5], metrics.out_of_frame(flow[2:5])), rel=1e-6
     )
     assert videos[1].frames == [2, 3] and np.isfinite(videos[1].temporal["warping_error"])
 
