@@ -24,7 +24,7 @@ def get_config() -> ml_collections.ConfigDict:
     demo = input_pipeline.demo_source_config("data")
     config.data.real = demo
     config.data.synthetic = demo.copy_and_resolve_references()
-    config.data.crop_size = 128
+    config.data.crop_size = 96
     config.data.global_batch_size = 4
     config.data.repeat = 8
     config.data.scale_range = None
@@ -32,8 +32,8 @@ def get_config() -> ml_collections.ConfigDict:
     config.data.prefetch = 2
 
     config.learning_rate = 3e-4
-    config.num_epochs = 16
-    config.lr_constant_epochs = 12
+    config.num_epochs = 14
+    config.lr_constant_epochs = 10
     config.lr_decay_epochs = 4
 
     config.loss.temporal_flow = "ground_truth"
