@@ -123,4 +123,9 @@ def test_missing_checkpoint_is_reported(tmp_path, capsys):
         enhance.main([str(source), str(tmp_path / "o.mp4"), "--checkpoint", str(tmp_path / "nope")])
         == 1
     )
+    err = capsys.readouterr().err
+    assert "checkpoint not found" in err and "nope" in err
+    (tmp_path / "empty").mkdir()
+    empty = str(tmp_path / "empty")
+    assert enhance.main([str(source), str(tmp_path / "o.mp4"), "--checkpoint", empty]) == 1
     assert "not a model checkpoint directory" in capsys.readouterr().err
