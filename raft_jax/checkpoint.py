@@ -78,6 +78,27 @@ def save_model(
     return pathlib.Path(directory).absolute()
 
 
+def convert_to_directory(
+    load: Callable[[], nnx.Module],
+    input_path: str | pathlib.Path,
+    output_dir: str | pathlib.Path,
+    *,
+    config_of: Callable[[nnx.Module], dict[str, Any]] = lambda model: {},
+    overwrite: bool = False,
+) -> pathlib.Path:
+    """Converter body: refuses an existing ``output_dir`` (unless ``overwrite``) before running
+    ``load()``, then saves the model with ``config_of(model)`` and the source file's name."""
+    prepare_output_dir(output_dir, overwrite=overwrite)
+    model = load()
+    return save_model(
+        output_dir,
+        model,
+        config=config_of(model),
+        overwrite=overwrite,
+        extra={"source": pathlib.Path(input_path).name},
+    )
+
+
 def read_model_metadata(directory: str | pathlib.Path) -> dict[str, Any]:
     """The ``model.json`` of a model directory, with a clear error when it is not one."""
     directory = pathlib.Path(directory)

@@ -155,14 +155,11 @@ def convert_raft(
     overwrite: bool = False,
 ) -> pathlib.Path:
     """Converts released RAFT weights into an Orbax model directory."""
-    checkpoint.prepare_output_dir(output_dir, overwrite=overwrite)
-    model = load_official_raft(input_path, small=small)
-    return checkpoint.save_model(
+    return checkpoint.convert_to_directory(
+        lambda: load_official_raft(input_path, small=small),
+        input_path,
         output_dir,
-        model,
-        config={},
         overwrite=overwrite,
-        extra={"source": pathlib.Path(input_path).name},
     )
 
 

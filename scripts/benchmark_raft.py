@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import pathlib
-import statistics
 import sys
 import tempfile
 import time
@@ -24,20 +23,10 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+from benchmark_model import median_seconds  # scripts/ is on sys.path when run as a script
 from flax import nnx
 
 from raft_jax import RAFT, RAFTSmall, load_official_raft, load_raft
-
-
-def median_seconds(fn, runs: int) -> float:
-    """Median wall time of ``runs`` calls of ``fn`` after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def torchvision_pair():

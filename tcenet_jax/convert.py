@@ -108,14 +108,12 @@ def load_official_tcenet(
 
 def convert_tcenet(input_path: str, output_dir: str, *, overwrite: bool = False) -> pathlib.Path:
     """Converts an official TCE-Net ``.pth`` into an Orbax model directory."""
-    model_io.prepare_output_dir(output_dir, overwrite=overwrite)
-    model = load_official_tcenet(input_path)
-    return model_io.save_model(
+    return model_io.convert_to_directory(
+        lambda: load_official_tcenet(input_path),
+        input_path,
         output_dir,
-        model,
-        config=model.config,
+        config_of=lambda model: model.config,
         overwrite=overwrite,
-        extra={"source": pathlib.Path(input_path).name},
     )
 
 
@@ -123,14 +121,8 @@ def convert_vgg19(input_path: str, output_dir: str, *, overwrite: bool = False) 
     """Converts torchvision's VGG19 ``.pth`` into an Orbax model directory (layers to relu4_2)."""
     from tcenet_jax.models.vgg import load_torchvision_vgg19
 
-    model_io.prepare_output_dir(output_dir, overwrite=overwrite)
-    model = load_torchvision_vgg19(input_path)
-    return model_io.save_model(
-        output_dir,
-        model,
-        config={},
-        overwrite=overwrite,
-        extra={"source": pathlib.Path(input_path).name},
+    return model_io.convert_to_directory(
+        lambda: load_torchvision_vgg19(input_path), input_path, output_dir, overwrite=overwrite
     )
 
 

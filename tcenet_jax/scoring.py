@@ -13,15 +13,14 @@ import io
 import itertools
 import json
 import math
-import os
 import pathlib
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 
 import cv2
 import numpy as np
 import tqdm
 
+from raft_jax.flow_io import atomic_write
 from tcenet_jax import metrics, protocols
 
 TEMPORAL_METRICS = ("warping_error", "mabd_mse")
@@ -230,18 +229,6 @@ def _json_text(videos: Sequence[VideoScores], metadata: Mapping[str, object]) ->
     return json.dumps(document, indent=2, allow_nan=False) + "\n"
 
 
-def _atomic_write(path: pathlib.Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(temp, path)
-    except BaseException:
-        pathlib.Path(temp).unlink(missing_ok=True)
-        raise
-
-
 def _png_bytes(rgb: np.ndarray) -> bytes:
     ok, encoded = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]))
     if not ok:
@@ -289,7 +276,7 @@ def write_report(
             f"{len(existing)} report file(s) exist, e.g. {existing[0]}; pass overwrite to replace"
         )
     for path, render in files.items():
-        _atomic_write(path, render())
+        atomic_write(path, render())
     return list(files)
 
 
