@@ -356,7 +356,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-cache",
         action="store_true",
-        help="run the naive sliding window (two encoder passes per frame)",
+        help="run the naive sliding window (the whole network per window: two encoder and "
+        "two decoder passes per frame)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT")
     args = parser.parse_args(argv)

@@ -48,37 +48,63 @@ def mutual_attention(
 
     f1, f2: (B, N, C) exemplar and query features. With ``A = linear_e(f1) f2ᵀ``
     (B, N1, N2): ``att2 = softmax_{N1}(A)ᵀ f1`` and ``att1 = softmax_{N2}(A) f2``.
-    Returns (att1 (B, N1, C), att2 (B, N2, C)). ``chunk``: compute in blocks of
-    that many positions without materialising A (each softmax runs over one
-    axis, so blocking the other axis is exact); None = all at once.
+    Returns (att1 (B, N1, C), att2 (B, N2, C)). ``chunk``: compute A in blocks of
+    that many rows without materialising it (see `_blocked_mutual_attention`);
+    None = all at once.
     """
     e1 = linear_e(f1)
-    n = f1.shape[1]
-    if chunk is None or chunk >= n:
+    if chunk is None or chunk >= f1.shape[1]:
         a = jnp.einsum("bnc,bmc->bnm", e1, f2, preferred_element_type=jnp.float32)
         att2 = jnp.einsum("bnm,bnc->bmc", jax.nn.softmax(a, axis=1).astype(f1.dtype), f1)
         att1 = jnp.einsum("bnm,bmc->bnc", jax.nn.softmax(a, axis=2).astype(f2.dtype), f2)
         return att1, att2
+    return _blocked_mutual_attention(e1, f1, f2, chunk)
 
-    def blocks(x):  # (B, N, C) -> (num_blocks, B, chunk, C), zero-padded
-        pad = -n % chunk
+
+def _blocked_mutual_attention(
+    e1: jax.Array, f1: jax.Array, f2: jax.Array, chunk: int
+) -> tuple[jax.Array, jax.Array]:
+    """`mutual_attention` in one pass over blocks of ``chunk`` rows of A.
+
+    Each block holds complete rows, so its rows of att1 (softmax over N2) are exact.
+    The column softmax of att2 (over N1) is accumulated across blocks as in
+    flash attention: a running column maximum, the sum of exponentials and the
+    exponential-weighted sum of f1 rows, rescaled whenever the maximum grows. Every
+    entry of A is computed once; memory holds one (B, chunk, N2) block.
+    """
+    b, n, c = f1.shape
+    pad = -n % chunk
+
+    def blocks(x):  # (B, N, C) -> (num_blocks, B, chunk, C), zero-padded rows
         x = jnp.pad(x, ((0, 0), (0, pad), (0, 0)))
-        return x.reshape(x.shape[0], -1, chunk, x.shape[-1]).transpose(1, 0, 2, 3)
+        return x.reshape(b, -1, chunk, x.shape[-1]).transpose(1, 0, 2, 3)
 
-    def unblock(y):  # inverse of blocks, padding removed
-        return y.transpose(1, 0, 2, 3).reshape(y.shape[1], -1, y.shape[-1])[:, :n]
+    valid = (jnp.arange(n + pad) < n).reshape(-1, 1, chunk, 1)  # padded rows are not in A
 
-    def att2_block(f2_block):  # columns of A: softmax over all N1 rows
-        a = jnp.einsum("bnc,bmc->bnm", e1, f2_block, preferred_element_type=jnp.float32)
-        return jnp.einsum("bnm,bnc->bmc", jax.nn.softmax(a, axis=1).astype(f1.dtype), f1)
-
-    def att1_block(e1_block):  # rows of A: softmax over all N2 columns
+    def step(carry, block):
+        col_max, col_sum, acc = carry  # (B, N2), (B, N2), (B, N2, C), float32
+        e1_block, f1_block, valid_block = block
         a = jnp.einsum("bnc,bmc->bnm", e1_block, f2, preferred_element_type=jnp.float32)
-        return jnp.einsum("bnm,bmc->bnc", jax.nn.softmax(a, axis=2).astype(f2.dtype), f2)
+        att1 = jnp.einsum("bnm,bmc->bnc", jax.nn.softmax(a, axis=2).astype(f2.dtype), f2)
+        a = jnp.where(valid_block, a, -jnp.inf)
+        new_max = jnp.maximum(col_max, a.max(axis=1))
+        rescale = jnp.exp(col_max - new_max)  # 0 on the first block (col_max = -inf)
+        p = jnp.exp(a - new_max[:, None, :])
+        col_sum = col_sum * rescale + p.sum(axis=1)
+        acc = acc * rescale[..., None] + jnp.einsum(
+            "bnm,bnc->bmc", p.astype(f1.dtype), f1_block, preferred_element_type=jnp.float32
+        )
+        return (new_max, col_sum, acc), att1
 
-    att2 = unblock(jax.lax.map(att2_block, blocks(f2)))
-    att1 = unblock(jax.lax.map(att1_block, blocks(e1)))
-    return att1, att2
+    m2 = f2.shape[1]
+    init = (
+        jnp.full((b, m2), -jnp.inf, jnp.float32),
+        jnp.zeros((b, m2), jnp.float32),
+        jnp.zeros((b, m2, c), jnp.float32),
+    )
+    (_, col_sum, acc), att1 = jax.lax.scan(step, init, (blocks(e1), blocks(f1), valid))
+    att1 = att1.transpose(1, 0, 2, 3).reshape(b, -1, c)[:, :n]
+    return att1, (acc / col_sum[..., None]).astype(f1.dtype)
 
 
 class DualGate(nnx.Module):
