@@ -46,6 +46,8 @@ def get_config() -> ml_collections.ConfigDict:
     config.loss.raft_iters = 12
     config.loss.raft_input_scale = 255.0  # 1.0 reproduces the official code (RAFT fed [0, 1])
     config.loss.detach_flow = False  # the official code backpropagates through RAFT
+    # The official soft masks pass gradient too (False: treat them as constants).
+    config.loss.temporal_mask_gradient = True
     # True: without vgg_checkpoint the perceptual term is dropped (with a notice) instead of
     # being an error.
     config.loss.drop_perceptual_without_vgg = False

@@ -101,7 +101,12 @@ def ssim_loss(pred: jax.Array, target: jax.Array) -> jax.Array:
 
 
 def temporal_loss(
-    first: jax.Array, second: jax.Array, flow_12: jax.Array, flow_21: jax.Array | None
+    first: jax.Array,
+    second: jax.Array,
+    flow_12: jax.Array,
+    flow_21: jax.Array | None,
+    *,
+    mask_gradient: bool = True,
 ) -> jax.Array:
     """The temporal consistency loss between the two outputs of a window.
 
@@ -111,6 +116,9 @@ def temporal_loss(
     soft masks ``m2 = exp(-50 (Σ_c first - w2)²)``, ``m1 = exp(-50 (Σ_c second - w1)²)``:
     ``mean|m2·first - m2·w2| + mean|m1·second - m1·w1|``. ``flow_21=None`` (only the forward
     flow known, e.g. ground-truth flow stored t -> t+1) keeps the first term only.
+    ``mask_gradient=False`` treats the masks as constants. With the official
+    ``True`` a pixel's term m·|Δ| falls as |Δ| grows beyond ~0.03 per channel, so its
+    gradient pushes such differences apart instead of together.
     """
     _check_pair(first, second, "temporal_loss")
     expected = (*first.shape[:3], 2)
@@ -121,16 +129,20 @@ def temporal_loss(
             f"{' and '.join(str(f.shape) for f in flows)}"
         )
     first, second = first.astype(jnp.float32), second.astype(jnp.float32)
-    loss = _masked_warp_l1(first, second, flow_12)
+    loss = _masked_warp_l1(first, second, flow_12, mask_gradient)
     if flow_21 is not None:
-        loss = loss + _masked_warp_l1(second, first, flow_21)
+        loss = loss + _masked_warp_l1(second, first, flow_21, mask_gradient)
     return loss
 
 
-def _masked_warp_l1(image: jax.Array, other: jax.Array, flow: jax.Array) -> jax.Array:
+def _masked_warp_l1(
+    image: jax.Array, other: jax.Array, flow: jax.Array, mask_gradient: bool
+) -> jax.Array:
     """mean|m·image - m·w| with w = warp(other, flow), m = exp(-50 (Σ_c image - w)²)."""
     warped = backward_warp(other, flow.astype(jnp.float32))
     mask = jnp.exp(-MASK_SHARPNESS * jnp.sum(image - warped, -1, keepdims=True) ** 2)
+    if not mask_gradient:
+        mask = jax.lax.stop_gradient(mask)
     return jnp.mean(jnp.abs(image * mask - warped * mask))
 
 

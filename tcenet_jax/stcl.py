@@ -84,7 +84,13 @@ def stcl_loss(model, batch, loss_config, *, vgg=None, raft=None):
             if term == "temporal":
                 first, second = pred[:, 0], pred[:, 1]
                 flow_12, flow_21 = _flows(data, first, second, loss_config, raft)
-                value = losses.temporal_loss(first, second, flow_12, flow_21)
+                value = losses.temporal_loss(
+                    first,
+                    second,
+                    flow_12,
+                    flow_21,
+                    mask_gradient=loss_config.get("temporal_mask_gradient", True),
+                )
             else:
                 value = sum(
                     _spatial(term, pred[:, k], data["normal"][:, 2 + k], vgg) for k in (0, 1)

@@ -138,3 +138,22 @@ def test_raft_flows_order_scale_and_detach():
 
     assert np.any(np.asarray(jax.grad(total)(first, False)) != 0)
     assert np.all(np.asarray(jax.grad(total)(first, True)) == 0)
+
+
+def test_temporal_mask_gradient_switch():
+    # first = second + 0.2 everywhere, zero flow: the official mask makes the term fall
+    # as the difference grows (gradient descent widens it); constant masks narrow it.
+    second = jnp.full((1, 4, 4, 3), 0.3)
+    first = second + 0.2
+    flow = jnp.zeros((1, 4, 4, 2))
+
+    def grad(mask_gradient):
+        return jax.grad(
+            lambda f: losses.temporal_loss(f, second, flow, None, mask_gradient=mask_gradient)
+        )(first)
+
+    assert float(grad(True).mean()) < 0 < float(grad(False).mean())
+    np.testing.assert_allclose(
+        losses.temporal_loss(first, second, flow, flow, mask_gradient=False),
+        losses.temporal_loss(first, second, flow, flow),
+    )
