@@ -9,8 +9,9 @@ path, the largest difference between the two outputs, and the process's peak
 resident memory so far. frames/s is given twice: over the whole video (the cached
 path's extra encoder pass to start the cache included) and in the steady state
 (from the first output frame to the last, what a long video sees). The naive path
-is the official tester's: the whole network per window, both outputs. Random official-initialisation weights unless
-``--checkpoint`` is given (speed does not depend on the values).
+is the official tester's: the whole network per window, both outputs. Random
+official-initialisation weights unless ``--checkpoint`` is given (speed does not
+depend on the values).
 """
 
 from __future__ import annotations

@@ -289,7 +289,8 @@ def _list_frames(folder: pathlib.Path) -> list[pathlib.Path]:
 
 def _read_frames(paths: Sequence[pathlib.Path]) -> np.ndarray:
     """8- or 16-bit RGB PNGs -> (T, H, W, 3) float32 in [0, 1]."""
-    # A private reader until tcenet_jax.video_io (frame folders, 8/16-bit) lands.
+    # Stricter than video_io.read_image, which repeats gray frames on 3 channels and drops
+    # alpha: a prediction or ground-truth frame that is not RGB is an error here.
     frames = []
     for path in paths:
         image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
