@@ -82,10 +82,8 @@ def main(argv: list[str] | None = None) -> None:
                 flush=True,
             )
         if {"cached", "naive"} <= results.keys():
-            diff = max(
-                np.abs(a - b).max() for a, b in zip(results["cached"][0], results["naive"][0])
-            )
             cached, naive = results["cached"], results["naive"]
+            diff = max(np.abs(a - b).max() for a, b in zip(cached[0], naive[0]))
             print(
                 f"{h}×{w}: cached is ×{cached[1] / naive[1]:.2f} faster over the video, "
                 f"×{cached[2] / naive[2]:.2f} in the steady state; "

@@ -89,7 +89,7 @@ def stcl_loss(model, batch, loss_config, *, vgg=None, raft=None):
                     second,
                     flow_12,
                     flow_21,
-                    mask_gradient=loss_config.get("temporal_mask_gradient", True),
+                    mask_gradient=loss_config.temporal_mask_gradient,
                 )
             else:
                 value = sum(
