@@ -30,6 +30,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 from tqdm import tqdm
 
+from raft_jax.flow_io import atomic_write
 from tcenet_jax import input_pipeline, metrics, stcl
 from tcenet_jax.checkpointing import BEST_METRIC, TrainCheckpointer, load_model
 from tcenet_jax.models import TCENet
@@ -192,12 +193,6 @@ class _Interrupted:
             signal.signal(sig, handler)
 
 
-def _write_json_atomic(path: pathlib.Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, path)
-
-
 def _global_batch(batch, sharding):
     """A per-process numpy batch -> global jax.Arrays sharded on the data axis."""
     return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, x), batch)
@@ -233,7 +228,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
     stcl.check_loss_config(config.loss)
     is_chief = jax.process_index() == 0
     if is_chief:
-        _write_json_atomic(workdir / "config.json", config.to_dict())
+        text = json.dumps(config.to_dict(), indent=2, sort_keys=True, default=str) + "\n"
+        atomic_write(workdir / "config.json", text.encode())
 
     # Data, schedule and optimiser.
     steps_per_epoch = input_pipeline.steps_per_epoch(config.data)
