@@ -21,6 +21,8 @@ import jax
 import orbax.checkpoint as ocp
 from flax import nnx
 
+from raft_jax.flow_io import apply_umask
+
 FORMAT = "nnx-model/1"
 
 
@@ -45,6 +47,7 @@ def staged_output_dir(directory: str | pathlib.Path, *, overwrite: bool) -> Iter
     directory = prepare_output_dir(directory, overwrite=overwrite)
     tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
+        apply_umask(tmp)
         yield tmp
         if directory.exists():
             old = directory.with_name(f".{directory.name}.old-{os.getpid()}")

@@ -23,14 +23,32 @@ class FlowFileError(ValueError):
     """A ``.flo`` file is missing, truncated or not a flow file (the message names it)."""
 
 
+def current_umask() -> int:
+    """The process's file-mode creation mask (read without changing it for long)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def apply_umask(path: PathLike) -> None:
+    """Gives a file or folder made by ``tempfile`` (0600 / 0700) the permissions ordinary
+    creation would: 0666 or 0777 less the umask."""
+    path = pathlib.Path(path)
+    os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~current_umask())
+
+
 def atomic_write(path: PathLike, data: bytes) -> None:
-    """Writes ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    """Writes ``data`` to ``path`` through a temporary file in the same folder and a rename.
+
+    The file gets the permissions of an ordinary write (0666 less the umask).
+    """
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        apply_umask(tmp)
         os.replace(tmp, path)
     except BaseException:
         pathlib.Path(tmp).unlink(missing_ok=True)

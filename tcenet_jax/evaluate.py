@@ -16,17 +16,15 @@ from __future__ import annotations
 
 import argparse
 import functools
-import itertools
 import math
 import pathlib
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Sized
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import tqdm
 from flax import nnx
 
 from tcenet_jax import metrics, protocols, scoring
@@ -34,6 +32,7 @@ from tcenet_jax.datasets import demo_source_config, source_config
 from tcenet_jax.inference import FrameTooLargeError, enhance_frames, split_for_size
 from tcenet_jax.input_pipeline import EvalVideo, iterate_eval_videos
 from tcenet_jax.models import TCENet, pad_to_multiple
+from tcenet_jax.progress import progress_bar
 from tcenet_jax.video_io import BadDataError, read_image, write_png
 
 # --dataset name -> (builder, builder config, manual dir under --data-root); "demo" is special.
@@ -218,10 +217,11 @@ def _score_videos(
     """Scores ``predict(video)`` = (consecutive frame indices, (N, H, W, 3) in [0, 1]) of each
     video against its ground truth (see ``evaluate`` for the flows)."""
     results, previews = [], []
-    bar = tqdm.tqdm(videos, desc=desc, unit="video", disable=not progress)
+    total = len(videos) if isinstance(videos, Sized) else None
+    bar = progress_bar(videos, total=total, desc=desc, unit="video", disable=not progress)
     for video in bar:
         _check_video(video, protocol)
-        bar.set_postfix_str(video.name)
+        bar.set_postfix_str(video.name, refresh=False)
         frames, pred = predict(video)
         gt = video.normal[frames]
         flows = occlusions = None
@@ -529,7 +529,7 @@ def run(args: argparse.Namespace) -> pathlib.Path:
         if args.max_videos:
             print("note: --max-videos is ignored with --ground-truth", file=sys.stderr)
     else:
-        eval_videos = itertools.islice(iterate_eval_videos(source, args.split), args.max_videos)
+        eval_videos = iterate_eval_videos(source, args.split, args.max_videos)
         common = dict(flow_fn=flow_fn, backend=args.backend, previews_per_video=args.previews)
         if args.predictions:
             videos, previews = evaluate_predictions(

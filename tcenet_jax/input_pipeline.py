@@ -22,7 +22,7 @@ import dataclasses
 import math
 import os
 import pathlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import cv2
@@ -44,6 +44,7 @@ from tcenet_jax.video_io import BadDataError, check_size, read_flo, read_image_r
 
 __all__ = [
     "EvalVideo",
+    "EvalVideos",
     "create_train_iterator",
     "default_data_config",
     "demo_source_config",
@@ -303,7 +304,24 @@ class EvalVideo:
     frame_names: list[str]
 
 
-def _iterate_folder(root: pathlib.Path, split: str) -> Iterator[EvalVideo]:
+class EvalVideos:
+    """The videos of one split in order: ``len()`` without reading them, each read on iteration."""
+
+    def __init__(self, count: int, read: Callable[[int], EvalVideo]):
+        self._count, self._read = count, read
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[EvalVideo]:
+        return (self._read(i) for i in range(self._count))
+
+    def first(self, count: int | None) -> EvalVideos:
+        """The first ``count`` videos (all for None)."""
+        return self if count is None else EvalVideos(min(count, self._count), self._read)
+
+
+def _folder_videos(root: pathlib.Path, split: str) -> EvalVideos:
     low_root = next((root / n for n in ("low", "low_and_noise") if (root / n).is_dir()), None)
     if low_root is None:
         raise BadDataError(
@@ -324,7 +342,9 @@ def _iterate_folder(root: pathlib.Path, split: str) -> Iterator[EvalVideo]:
         normal_root if normal_root.is_dir() else None,
         flow_root if flow_root.is_dir() else None,
     )[split]
-    for video in videos:
+
+    def read(i: int) -> EvalVideo:
+        video = videos[i]
         low = _read_checked(video, video.low, "low-light frame", None)
         normal = (
             None
@@ -334,7 +354,9 @@ def _iterate_folder(root: pathlib.Path, split: str) -> Iterator[EvalVideo]:
         flow = (
             None if video.flow is None else _read_checked(video, video.flow, "flow", low.shape[1:3])
         )
-        yield EvalVideo(video.name, low, normal, flow, list(video.frame_names))
+        return EvalVideo(video.name, low, normal, flow, list(video.frame_names))
+
+    return EvalVideos(len(videos), read)
 
 
 def _read_checked(video, paths, what: str, size: tuple[int, int] | None) -> np.ndarray:
@@ -354,29 +376,35 @@ def _read_checked(video, paths, what: str, size: tuple[int, int] | None) -> np.n
 
 
 def iterate_eval_videos(
-    source: ml_collections.ConfigDict | str | os.PathLike, split: str = "test"
-) -> Iterator[EvalVideo]:
-    """Yields the videos of ``split`` in order, each whole (``EvalVideo``).
+    source: ml_collections.ConfigDict | str | os.PathLike,
+    split: str = "test",
+    max_videos: int | None = None,
+) -> EvalVideos:
+    """The videos of ``split`` in order, each whole (``EvalVideo``), read one at a time.
 
     ``source`` is a source config (``source_config``) of a dataset, prepared on first
     use; or a folder (a path, or a source config with builder "folder" and the folder
     as manual_dir) laid out as ``low/<video>/*.png`` [+ ``normal/<video>/*.png``] or
     as DS-LOL (``low_and_noise/``, ``normal/``, optional ``flow/``). A folder with
     ``<split>_list.txt`` files is split by them; without, all its videos are yielded.
+    ``max_videos``: only the first ones.
     """
     if isinstance(source, (str, os.PathLike)):
-        yield from _iterate_folder(pathlib.Path(source), split)
-        return
-    if source.builder == "folder":
-        yield from _iterate_folder(pathlib.Path(source.manual_dir), split)
-        return
-    frames = _open(source, split, 1)
-    for video, name in enumerate(frames.index.names):
-        clip = frames.read(video, 0, int(frames.index.counts[video]))
-        yield EvalVideo(
-            name=name,
-            low=to_float(clip["low"]),
-            normal=to_float(clip["normal"]),
-            flow=clip.get("flow"),
-            frame_names=[str(n) for n in clip["frame_names"]],
-        )
+        videos = _folder_videos(pathlib.Path(source), split)
+    elif source.builder == "folder":
+        videos = _folder_videos(pathlib.Path(source.manual_dir), split)
+    else:
+        frames = _open(source, split, 1)
+
+        def read(video: int) -> EvalVideo:
+            clip = frames.read(video, 0, int(frames.index.counts[video]))
+            return EvalVideo(
+                name=frames.index.names[video],
+                low=to_float(clip["low"]),
+                normal=to_float(clip["normal"]),
+                flow=clip.get("flow"),
+                frame_names=[str(n) for n in clip["frame_names"]],
+            )
+
+        videos = EvalVideos(len(frames), read)
+    return videos.first(max_videos)

@@ -18,10 +18,10 @@ from collections.abc import Callable, Mapping, Sequence
 
 import cv2
 import numpy as np
-import tqdm
 
 from raft_jax.flow_io import atomic_write
 from tcenet_jax import metrics, protocols
+from tcenet_jax.progress import progress_bar
 
 TEMPORAL_METRICS = ("warping_error", "mabd_mse")
 ALL_METRICS = metrics.IMAGE_METRICS + TEMPORAL_METRICS
@@ -334,7 +334,7 @@ def score_prediction_folders(
     if not names:
         raise ValueError(f"{predictions} has no video sub-folders")
     videos, previews = [], []
-    for name in tqdm.tqdm(names, desc="scoring videos", disable=not progress):
+    for name in progress_bar(names, desc="scoring videos", unit="video", disable=not progress):
         if not (ground_truth / name).is_dir():
             raise FileNotFoundError(f"no ground truth for video {name!r}: {ground_truth / name}")
         gt_paths = _list_frames(ground_truth / name)

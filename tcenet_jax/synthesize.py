@@ -33,10 +33,10 @@ from typing import Any
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from raft_jax.checkpoint import staged_output_dir
 from tcenet_jax import synthesis
+from tcenet_jax.progress import progress_bar
 from tcenet_jax.video_io import (
     FRAME_EXTENSIONS,
     VIDEO_EXTENSIONS,
@@ -122,7 +122,7 @@ def synthesize_from_videos(
     """Darkens normal-light videos into a DS-LOL-layout dataset (no flow); returns ``output``."""
     videos = _expand_video_inputs(inputs)
     with staged_output_dir(output, overwrite=overwrite) as root:
-        for index, path in enumerate(tqdm(videos, desc="videos", unit="video")):
+        for index, path in enumerate(progress_bar(videos, desc="videos", unit="video")):
             name = path.stem if path.is_file() else path.name
             vseed = video_seed(seed, index)
             simulator = synthesis.LowLightSimulator(seed=vseed, model=_pick_model(model, vseed))
@@ -197,7 +197,7 @@ def synthesize_from_stills(
         raise BadDataError("several still images have the same file name stem")
     with staged_output_dir(output, overwrite=overwrite) as root:
         stills: dict[pathlib.Path, np.ndarray] = {}
-        for index, name in enumerate(tqdm(names, desc="clips", unit="clip")):
+        for index, name in enumerate(progress_bar(names, desc="clips", unit="clip")):
             path = paths[index // clips_per_image]
             if path not in stills:
                 stills = {path: _load_still(path, size)}

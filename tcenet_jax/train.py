@@ -16,6 +16,7 @@ import json
 import os
 import pathlib
 import signal
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -28,12 +29,12 @@ import optax
 from flax import nnx
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
-from tqdm import tqdm
 
 from raft_jax.flow_io import atomic_write
 from tcenet_jax import input_pipeline, metrics, stcl
 from tcenet_jax.checkpointing import BEST_METRIC, TrainCheckpointer, load_model
 from tcenet_jax.models import TCENet
+from tcenet_jax.progress import StepCounter, progress_bar
 
 HOW_TO_GET_RAFT = (
     "download raft-things.pth (princeton-vl/RAFT, models.zip), convert it with "
@@ -206,9 +207,7 @@ def validate(forward: Callable, config, max_videos: int | None = None) -> dict[s
     low-light input frame 4 for reference.
     """
     scores = {"psnr": [], "ssim": [], "input_psnr": []}
-    for i, video in enumerate(input_pipeline.iterate_eval_videos(config.data.real, split="test")):
-        if max_videos is not None and i >= max_videos:
-            break
+    for video in input_pipeline.iterate_eval_videos(config.data.real, "test", max_videos):
         if video.normal is None or len(video.low) < 8:
             continue
         clip = jnp.asarray(video.low[2:8][None])
@@ -267,7 +266,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
     train_iter = input_pipeline.create_train_iterator(config.data, seed=config.seed)
     checkpointer = TrainCheckpointer(workdir / "checkpoints", keep=config.keep_checkpoints)
     start_step = 0
-    best_psnr = -np.inf
+    best_psnr, best_step = -np.inf, None
     latest = checkpointer.latest_step()
     if latest is not None:
         model_state, opt_state, meta = checkpointer.restore(
@@ -279,11 +278,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
         state = {**model_state, **opt_state}
         start_step = int(meta["step"])
         best_psnr = meta.get("best_psnr", best_psnr)
+        best_step = meta.get("best_step")
         if is_chief:
             print(f"resumed from {checkpointer.directory / str(latest)} (step {start_step})")
     state = jax.device_put(state, replicated)
 
-    train_step = jax.jit(
+    jitted_step = jax.jit(
         make_train_step(model_def, tx, config.loss, schedule, vgg_def, raft_def),
         in_shardings=(replicated, replicated, data_sharding),
         out_shardings=(replicated, replicated, replicated),
@@ -292,14 +292,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
     eval_forward = jax.jit(lambda p, r, clips: nnx.merge(model_def, p, r)(clips))
 
     def save(step: int, val: dict[str, float] | None = None) -> None:
-        nonlocal best_psnr
-        if val and BEST_METRIC in val:
-            best_psnr = max(best_psnr, val[BEST_METRIC])
+        nonlocal best_psnr, best_step
+        if val and BEST_METRIC in val and val[BEST_METRIC] > best_psnr:
+            best_psnr, best_step = val[BEST_METRIC], step
         meta = {
             "step": step,
             "epoch": step / steps_per_epoch,
             "model_config": model.config,
             "best_psnr": best_psnr,
+            "best_step": best_step,
             **(val or {}),
         }
         checkpointer.save(
@@ -315,8 +316,29 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
     pending: list[tuple[int, dict[str, jax.Array]]] = []
     last_saved = start_step
     data_wait = 0.0
-    step_timer = time.perf_counter()
     summary: dict[str, float] = {}
+
+    def next_batch():
+        nonlocal data_wait
+        wait_start = time.perf_counter()
+        batch = _global_batch(next(train_iter), data_sharding)
+        data_wait += time.perf_counter() - wait_start
+        return batch
+
+    run_start = time.perf_counter()
+    train_step = None
+    if start_step < num_steps:
+        # Compiled before the bar starts, so that its rate and ETA count training steps only.
+        first_batch = next_batch()
+        if is_chief:
+            print("compiling the training step (once per run)...", flush=True)
+        compile_start = time.perf_counter()
+        train_step = jitted_step.lower(state, frozen, first_batch).compile()
+        compile_seconds = time.perf_counter() - compile_start
+        if is_chief:
+            print(f"compiled in {compile_seconds:.0f} s", flush=True)
+    data_wait = 0.0
+    step_timer = time.perf_counter()
 
     def flush(step: int) -> dict[str, float]:
         """Checks the pending losses for NaN/inf and writes their mean."""
@@ -338,32 +360,28 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
 
     with (
         _Interrupted() as interrupted,
-        tqdm(
-            total=num_steps,
-            initial=start_step,
-            disable=not is_chief,
-            unit="step",
-            desc="training",
-            dynamic_ncols=True,
+        progress_bar(
+            total=num_steps, initial=start_step, disable=not is_chief, unit="step", desc="training"
         ) as bar,
     ):
+        steps_done = StepCounter(bar)
+
         for step in range(start_step + 1, num_steps + 1):
-            wait_start = time.perf_counter()
-            batch = _global_batch(next(train_iter), data_sharding)
-            data_wait += time.perf_counter() - wait_start
+            batch = first_batch if step == start_step + 1 else next_batch()
             state, step_metrics, previews = train_step(state, frozen, batch)
+            steps_done.dispatched(step, step_metrics)
             pending.append((step, step_metrics))
-            bar.update(1)
 
             end_of_epoch = step % steps_per_epoch == 0
             log_now = step % config.log_every_steps == 0 or step == num_steps or end_of_epoch
             if log_now or interrupted.signum is not None:
-                steps_done = len(pending)
+                steps_logged = len(pending)
                 summary = flush(step)
+                steps_done.done(step)
                 elapsed = time.perf_counter() - step_timer
-                summary["train/steps_per_second"] = steps_done / max(elapsed, 1e-9)
+                summary["train/steps_per_second"] = steps_logged / max(elapsed, 1e-9)
                 summary["train/data_wait_fraction"] = data_wait / max(elapsed, 1e-9)
-                bar.set_postfix(loss=f"{summary['train/total']:.4f}")
+                bar.set_postfix(loss=f"{summary['train/total']:.4f}", refresh=False)
                 if writer:
                     writer.scalars(step, summary)
             if writer and step % config.image_every_steps == 0:
@@ -387,6 +405,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
             ):
                 if pending:
                     summary.update(flush(step))
+                steps_done.done(step)
                 save(step, val)
                 last_saved = step
             if interrupted.signum is not None:
@@ -401,7 +420,58 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
     checkpointer.close()
     if writer:
         writer.close()
+    summary["steps_run"] = max(0, bar.n - start_step)
+    summary["last_step"] = bar.n
+    summary["wall_seconds"] = time.perf_counter() - run_start
+    if best_step is not None:
+        summary["best_psnr"], summary["best_step"] = best_psnr, best_step
+    if is_chief:
+        print(run_report(config, workdir, summary, checkpointer.directory))
     return summary
+
+
+def _duration(seconds: float) -> str:
+    minutes, seconds = divmod(round(seconds), 60)
+    return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
+
+
+def evaluate_dataset_name(data_config: ml_collections.ConfigDict) -> str | None:
+    """The ``evaluate --dataset`` name of the real source, or None for a custom one."""
+    real = data_config.real
+    if real.builder == "folder":
+        return str(real.manual_dir)
+    return f"{real.builder}/{real.config}" if real.config else real.builder
+
+
+def run_report(
+    config: ml_collections.ConfigDict,
+    workdir: pathlib.Path,
+    summary: dict[str, float],
+    checkpoints: pathlib.Path,
+) -> str:
+    """The few lines printed when training ends: what ran, where it is, what to run next."""
+    lines = [
+        f"trained {summary['steps_run']} step(s) (now at step {summary['last_step']}) in "
+        f"{_duration(summary['wall_seconds'])}"
+    ]
+    if "best_step" in summary:
+        lines.append(
+            f"best validation PSNR {summary['best_psnr']:.2f} dB at step {summary['best_step']} "
+            f"({checkpoints / str(summary['best_step'])})"
+        )
+    lines.append(f"TensorBoard logs: tensorboard --logdir {workdir / 'tensorboard'}")
+    lines.append(f"metrics: {workdir / 'metrics.jsonl'}")
+    lines.append("next:")
+    lines.append(f"  python -m tcenet_jax.enhance dark.mp4 bright.mp4 --checkpoint {workdir}")
+    dataset = evaluate_dataset_name(config.data)
+    data_dir = pathlib.PurePath(config.data.real.data_dir)  # ROOT/tfds, or ROOT/demo/tfds
+    data_root = data_dir.parent.parent if config.data.real.builder == "demo" else data_dir.parent
+    root_flag = "" if str(data_root) == "data" else f" --data-root {data_root}"
+    if dataset:
+        lines.append(
+            f"  python -m tcenet_jax.evaluate --checkpoint {workdir} --dataset {dataset}{root_flag}"
+        )
+    return "\n".join(lines)
 
 
 class _Writer:
@@ -451,26 +521,60 @@ def _maybe_initialize_distributed() -> None:
         jax.distributed.initialize()
 
 
-def main(argv=None) -> None:
+USAGE = """\
+usage: python -m tcenet_jax.train --config FILE[:VARIANT] --workdir DIR [--config.FIELD=VALUE ...]
+
+Trains TCE-Net (resuming from DIR when it holds checkpoints).
+
+  --config FILE[:VARIANT]  a config file with get_config(), e.g. configs/demo.py or
+                           configs/sdsd.py:indoor (configs/base.py documents every field)
+  --workdir DIR            checkpoints, TensorBoard logs, metrics.jsonl and config.json
+  --config.FIELD=VALUE     override any field, e.g. --config.num_train_steps=100
+                           --config.data.global_batch_size=8 --config.model.dtype=bfloat16
+  --print_config           print every field of the config (after overrides) and exit
+  -h, --help               show this help and exit
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The training command line; returns the exit status."""
     from absl import app, flags, logging
     from ml_collections import config_flags
 
+    argv = list(sys.argv if argv is None else argv)
+    if any(arg in ("-h", "--help", "-help", "--helpshort", "--helpfull") for arg in argv[1:]):
+        print(USAGE, end="")
+        return 0
     config_flags.DEFINE_config_file("config", None, "training configuration file", lock_config=True)
     flags.DEFINE_string("workdir", None, "directory for checkpoints and logs")
-    flags.mark_flags_as_required(["config", "workdir"])
+    flags.DEFINE_bool("print_config", False, "print the configuration and exit")
+    status = 0
 
     def run(_):
+        nonlocal status
         logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO
+        if flags.FLAGS.config is None:
+            raise app.UsageError("--config is required (e.g. --config configs/demo.py)")
+        if flags.FLAGS.print_config:
+            print(flags.FLAGS.config)
+            return
+        if flags.FLAGS.workdir is None:
+            raise app.UsageError("--workdir is required (e.g. --workdir runs/demo)")
         _maybe_initialize_distributed()
         try:
             summary = train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
         except (NonFiniteLossError, ValueError, FileNotFoundError) as e:
             raise SystemExit(f"error: {e}") from None
         if "interrupted_by_signal" in summary:
-            raise SystemExit(128 + int(summary["interrupted_by_signal"]))
+            status = 128 + int(summary["interrupted_by_signal"])
 
-    app.run(run, argv=argv)
+    try:
+        app.run(run, argv=argv)
+    except SystemExit as e:
+        if e.code not in (None, 0):
+            raise
+    return status
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

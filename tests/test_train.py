@@ -290,3 +290,74 @@ def test_nan_in_a_batch_stops_with_a_clear_message(tmp_path, demo_root, monkeypa
     assert "non-finite training loss" in message and "at step 3" in message
     assert "the last good checkpoint is step 2" in message
     assert TrainCheckpointer(tmp_path / "run" / "checkpoints").latest_step() == 2
+
+
+# ----------------------------------------------------------------------------- first run
+
+
+def _train_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "tcenet_jax.train", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+
+
+def test_help_exits_0_and_says_how_to_list_and_override_fields():
+    result = _train_cli("--help")
+    assert result.returncode == 0, result.stderr
+    assert "--config.FIELD=VALUE" in result.stdout and "--print_config" in result.stdout
+    listed = _train_cli("--config", "configs/demo.py", "--print_config", "--config.seed=7")
+    assert listed.returncode == 0, listed.stderr
+    assert "seed: 7" in listed.stdout and "crop_size: 96" in listed.stdout
+
+
+def test_missing_flags_are_one_clear_line():
+    result = _train_cli("--config", "configs/demo.py")
+    assert result.returncode == 1
+    assert "--workdir is required" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_run_ends_with_a_summary_of_what_ran_and_what_to_run_next(trained, capsys):
+    workdir, summary = trained
+    assert summary["steps_run"] == 2 and summary["last_step"] == 2
+    assert summary["wall_seconds"] > 0
+    config = tiny_config(pathlib.Path("data"))
+    report = train.run_report(
+        config, workdir, {**summary, "best_psnr": 21.5, "best_step": 2}, workdir / "checkpoints"
+    )
+    assert "trained 2 step(s) (now at step 2)" in report
+    assert f"best validation PSNR 21.50 dB at step 2 ({workdir / 'checkpoints' / '2'})" in report
+    assert f"tensorboard --logdir {workdir / 'tensorboard'}" in report
+    assert f"python -m tcenet_jax.enhance dark.mp4 bright.mp4 --checkpoint {workdir}" in report
+    assert f"python -m tcenet_jax.evaluate --checkpoint {workdir} --dataset demo\n" in report + "\n"
+    elsewhere = tiny_config(pathlib.Path("/data/elsewhere"))
+    assert "--dataset demo --data-root /data/elsewhere" in train.run_report(
+        elsewhere, workdir, summary, workdir / "checkpoints"
+    )
+
+
+def test_best_step_is_tracked_through_validation(tmp_path, demo_root, capsys):
+    # 9 training clips x repeat 1 / batch 4: an epoch is 3 steps; validate after each.
+    config = tiny_config(demo_root, num_train_steps=3, eval_every_epochs=1, **{"data.repeat": 1})
+    summary = train.train_and_evaluate(config, tmp_path / "run")
+    assert summary["best_step"] == 3 and np.isfinite(summary["best_psnr"])
+    out = capsys.readouterr().out
+    assert "best validation PSNR" in out and "compiled in" in out
+
+
+def test_outputs_get_the_users_umask(trained):
+    workdir, _ = trained
+    for path in (workdir / "config.json", workdir / "metrics.jsonl"):
+        assert path.stat().st_mode & 0o777 == 0o666 & ~_umask(), path
+    for path in (workdir / "checkpoints", workdir / "tensorboard"):
+        assert path.stat().st_mode & 0o777 == 0o777 & ~_umask(), path
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

@@ -51,6 +51,13 @@ class PairedVideoBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True
     STORAGE_DTYPE: type = np.uint8
     WITH_FLOW = False
 
+    def _log_download_bytes(self) -> None:
+        # TFDS announces a download here; these builders read local files only.
+        print(f"building dataset {self.name} in {self.data_dir} ...", flush=True)
+
+    def _log_download_done(self) -> None:
+        print(f"built dataset {self.name} in {self.data_dir}", flush=True)
+
     def _info(self) -> tfds.core.DatasetInfo:
         features = {
             "low": tfds.features.Image(shape=(None, None, 3), dtype=self.STORAGE_DTYPE),

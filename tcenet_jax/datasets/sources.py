@@ -9,7 +9,9 @@ built from ``manual_dir`` on first use; the demo dataset is also synthesised fir
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import logging
 import pathlib
 import shutil
 
@@ -21,6 +23,7 @@ from tcenet_jax.datasets.demo import Demo
 from tcenet_jax.datasets.drv import Drv
 from tcenet_jax.datasets.ds_lol import DsLol
 from tcenet_jax.datasets.sdsd import Sdsd
+from tcenet_jax.progress import is_terminal
 from tcenet_jax.video_io import BadDataError
 
 BUILDERS = {"sdsd": Sdsd, "drv": Drv, "ds_lol": DsLol, "demo": Demo}
@@ -51,6 +54,28 @@ def demo_source_config(data_root: str = "data") -> ml_collections.ConfigDict:
     return source_config("demo", data_dir=str(root / "tfds"), manual_dir=str(root / "raw"))
 
 
+class _DropUnpreparedVariantWarning(logging.Filter):
+    """Drops TFDS's warning about a version folder without dataset_info.json: it is what a
+    dataset not prepared yet (or being prepared) looks like, and ``prepare_source`` says so."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "has no dataset_info.json" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _quiet_tfds():
+    """TFDS without its misleading first-build noise; no progress bars outside a terminal."""
+    absl_logger = logging.getLogger("absl")
+    noise = _DropUnpreparedVariantWarning()
+    absl_logger.addFilter(noise)
+    try:
+        if not is_terminal():
+            tfds.disable_progress_bar()
+        yield
+    finally:
+        absl_logger.removeFilter(noise)
+
+
 def get_builder(source: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
     """The (possibly not yet prepared) TFDS builder of ``source``."""
     if source.builder not in BUILDERS:
@@ -65,15 +90,21 @@ def get_builder(source: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
         )
     if not configs and source.config:
         raise ValueError(f"dataset {source.builder!r} has no config, got {source.config!r}")
-    return cls(
-        config=source.config or None, data_dir=str(source.data_dir), file_format="array_record"
-    )
+    with _quiet_tfds():
+        return cls(
+            config=source.config or None, data_dir=str(source.data_dir), file_format="array_record"
+        )
 
 
 def prepare_source(
     source: ml_collections.ConfigDict, *, may_build: bool = True
 ) -> tfds.core.DatasetBuilder:
     """The prepared builder of ``source``, building it from ``manual_dir`` if needed."""
+    with _quiet_tfds():
+        return _prepare(source, may_build=may_build)
+
+
+def _prepare(source: ml_collections.ConfigDict, *, may_build: bool) -> tfds.core.DatasetBuilder:
     builder = get_builder(source)
     if builder.is_prepared():
         return builder
