@@ -291,3 +291,26 @@ def test_raft_flows_for_the_warping_error(checkpoint, dataset, tmp_path, capsys)
     pred = read_video(saved / "clip_a")
     expected = metrics.warping_error(pred, np.zeros((len(pred) - 1, HEIGHT, WIDTH, 2), np.float32))
     assert report["videos"][0]["metrics"]["warping_error"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_existing_output_is_refused_before_any_model_is_loaded(dataset, tmp_path, capsys):
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "metrics.json").write_text("{}")
+    not_a_model = tmp_path / "not_a_model"
+    not_a_model.mkdir()  # loading it would fail with another message
+    argv = ["--checkpoint", str(not_a_model), "--dataset", str(dataset), "--out", str(out)]
+    assert evaluate.main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: output") and "already exists; pass --overwrite" in err
+    assert (out / "metrics.json").read_text() == "{}"
+    assert evaluate.main(argv[:-2] + ["--out", str(tmp_path / "fresh")]) == 1
+    assert "not a model checkpoint directory" in capsys.readouterr().err
+
+
+def test_progress_bar_has_the_number_of_videos(checkpoint, dataset, tmp_path, capsys):
+    argv = ["--checkpoint", str(checkpoint), "--dataset", str(dataset)]
+    assert evaluate.main([*argv, "--out", str(tmp_path / "r"), "--max-videos", "1"]) == 0
+    assert "1/1" in capsys.readouterr().err
+    assert len(iterate_eval_videos(dataset)) == 2
+    assert len(iterate_eval_videos(dataset, max_videos=1)) == 1
