@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import re
 import signal
 import sys
 import time
@@ -33,6 +34,7 @@ from jax.sharding import PartitionSpec as P
 from raft_jax.flow_io import atomic_write
 from tcenet_jax import input_pipeline, metrics, stcl
 from tcenet_jax.checkpointing import BEST_METRIC, TrainCheckpointer, load_model
+from tcenet_jax.config_checks import check_training_config
 from tcenet_jax.models import TCENet
 from tcenet_jax.progress import StepCounter, progress_bar
 
@@ -222,9 +224,11 @@ def validate(forward: Callable, config, max_videos: int | None = None) -> dict[s
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib.Path):
     """Trains (resuming from ``workdir`` when it holds checkpoints); returns the last metrics."""
+    check_training_config(config)
     workdir = pathlib.Path(workdir)
+    if workdir.exists() and not workdir.is_dir():
+        raise ValueError(f"workdir {workdir} exists and is not a directory")
     workdir.mkdir(parents=True, exist_ok=True)
-    stcl.check_loss_config(config.loss)
     is_chief = jax.process_index() == 0
     if is_chief:
         text = json.dumps(config.to_dict(), indent=2, sort_keys=True, default=str) + "\n"
@@ -536,44 +540,69 @@ Trains TCE-Net (resuming from DIR when it holds checkpoints).
 """
 
 
+def _flag_error(error: BaseException) -> str:
+    """One line for a bad flag, config file or override, without the libraries' wrapping."""
+    text = str(error)
+    if isinstance(error, AttributeError) and error.args:  # ml_collections quotes its message
+        text = str(error.args[0]).strip("'\"").replace("\\n", "\n").replace("\\'", "'")
+    missing = re.search(r"Attempted \[.*?\]:\s*(\S+)", text)
+    if missing and "No such file" in text:
+        return f"config file {missing.group(1)} not found"
+    if "Traceback (most recent call last)" in text:  # the config file's get_config raised
+        flag = text.split(": Error whilst parsing config file", 1)[0].removeprefix("flag ")
+        last = [line.strip() for line in text.splitlines() if line.strip()][-1]
+        return f"{flag}: {last}"
+    suggestion = re.search(r"'?(\w+)'?\s+Did you mean \"(\w+)\" instead", text)
+    if suggestion:
+        field, better = suggestion.groups()
+        return f"unknown config field {field!r}; did you mean {better!r}?"
+    return " ".join(text.split())
+
+
 def main(argv: list[str] | None = None) -> int:
     """The training command line; returns the exit status."""
-    from absl import app, flags, logging
+    from absl import flags, logging
     from ml_collections import config_flags
 
     argv = list(sys.argv if argv is None else argv)
     if any(arg in ("-h", "--help", "-help", "--helpshort", "--helpfull") for arg in argv[1:]):
         print(USAGE, end="")
         return 0
-    config_flags.DEFINE_config_file("config", None, "training configuration file", lock_config=True)
-    flags.DEFINE_string("workdir", None, "directory for checkpoints and logs")
-    flags.DEFINE_bool("print_config", False, "print the configuration and exit")
-    status = 0
-
-    def run(_):
-        nonlocal status
-        logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO
-        if flags.FLAGS.config is None:
-            raise app.UsageError("--config is required (e.g. --config configs/demo.py)")
-        if flags.FLAGS.print_config:
-            print(flags.FLAGS.config)
-            return
-        if flags.FLAGS.workdir is None:
-            raise app.UsageError("--workdir is required (e.g. --workdir runs/demo)")
-        _maybe_initialize_distributed()
-        try:
-            summary = train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
-        except (NonFiniteLossError, ValueError, FileNotFoundError) as e:
-            raise SystemExit(f"error: {e}") from None
-        if "interrupted_by_signal" in summary:
-            status = 128 + int(summary["interrupted_by_signal"])
-
+    flag_values = flags.FlagValues()
+    config_flags.DEFINE_config_file(
+        "config", None, "training configuration file", flag_values=flag_values, lock_config=True
+    )
+    flags.DEFINE_string(
+        "workdir", None, "directory for checkpoints and logs", flag_values=flag_values
+    )
+    flags.DEFINE_bool(
+        "print_config", False, "print the configuration and exit", flag_values=flag_values
+    )
     try:
-        app.run(run, argv=argv)
-    except SystemExit as e:
-        if e.code not in (None, 0):
-            raise
-    return status
+        flag_values(argv)
+        config = flag_values.config
+        if config is not None and not isinstance(config, ml_collections.ConfigDict):
+            config["seed"]  # a config file that failed to load: raises its loading error
+    except Exception as e:  # a bad flag, config file or override: the user's input
+        print(f"error: {_flag_error(e)}", file=sys.stderr)
+        return 1
+    if config is None:
+        print("error: --config is required (e.g. --config configs/demo.py)", file=sys.stderr)
+        return 1
+    if flag_values.print_config:
+        print(config)
+        return 0
+    if flag_values.workdir is None:
+        print("error: --workdir is required (e.g. --workdir runs/demo)", file=sys.stderr)
+        return 1
+    logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO
+    _maybe_initialize_distributed()
+    try:
+        summary = train_and_evaluate(config, flag_values.workdir)
+    except (NonFiniteLossError, ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 128 + int(summary["interrupted_by_signal"]) if "interrupted_by_signal" in summary else 0
 
 
 if __name__ == "__main__":

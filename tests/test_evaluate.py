@@ -304,7 +304,7 @@ def test_existing_output_is_refused_before_any_model_is_loaded(dataset, tmp_path
     err = capsys.readouterr().err
     assert err.startswith("error: output") and "already exists; pass --overwrite" in err
     assert (out / "metrics.json").read_text() == "{}"
-    assert evaluate.main(argv[:-2] + ["--out", str(tmp_path / "fresh")]) == 1
+    assert evaluate.main([*argv[:-2], "--out", str(tmp_path / "fresh")]) == 1
     assert "not a model checkpoint directory" in capsys.readouterr().err
 
 
