@@ -214,7 +214,7 @@ def _mkdir(path):
     return path
 
 
-def test_drv_release_official_splits(tmp_path):
+def test_drv_release_official_splits(tmp_path, monkeypatch):
     manual = _drv_release(tmp_path / "DRV")
     expected = {
         "train": _official("drv/train_list.txt"),
@@ -235,7 +235,24 @@ def test_drv_release_official_splits(tmp_path):
     assert _videos(_build(tmp_path / "b", "drv", manual)) == expected
     for name in ("train_list.txt", "val_list.txt"):
         shutil.copy(SPLITS / "drv" / name, manual)
+    monkeypatch.setenv("TCENET_SPLITS_DIR", str(tmp_path / "nowhere"))  # not needed now
     assert _videos(_build(tmp_path / "c", "drv", manual)) == expected
+    (manual / "val_list.txt").unlink()
+    with pytest.raises(BadDataError, match=r"official split lists of drv are not in .*nowhere"):
+        _build(tmp_path / "d", "drv", manual)
+
+
+def test_official_splits_of_an_installed_package(tmp_path, monkeypatch):
+    from tcenet_jax.datasets import official_splits
+
+    assert official_splits.splits_dir() == SPLITS  # a checkout's data/splits
+    installed = tmp_path / "prefix" / "share" / "tcenet-jax" / "splits"
+    shutil.copytree(SPLITS, installed)
+    monkeypatch.setattr(official_splits, "CHECKOUT_SPLITS", tmp_path / "no_checkout")
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "prefix"))
+    lists = official_splits.official_lists("sdsd/outdoor")
+    assert lists == {"test": installed / "sdsd" / "outdoor" / "test_list.txt"}
+    assert len(lists["test"].read_text().split()) == 13
 
 
 def test_drv_smid_np_layout(tmp_path):

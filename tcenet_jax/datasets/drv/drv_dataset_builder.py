@@ -71,7 +71,8 @@ class Drv(PairedVideoBuilder):
         if low_root.is_dir():
             names = video_names(low_root)
             dynamic = [n for n in names if _DYNAMIC.fullmatch(n)]
-            groups = [read_lists(find_list_files([manual_dir])), read_lists(official_lists("drv"))]
+            own = find_list_files([manual_dir])
+            groups = [read_lists(own), read_lists(official_lists("drv", own))]
             splits = assign_splits(
                 names, groups, low_root, rest=None, keep_out=dynamic, strict=self.strict_lists
             )
@@ -86,10 +87,8 @@ class Drv(PairedVideoBuilder):
         if low_root.is_dir():
             normal_root = manual_dir / "SMID_Long_np"
             names = video_names(low_root)
-            groups = [
-                read_lists(find_list_files([manual_dir, normal_root])),
-                read_lists(official_lists("smid")),
-            ]
+            own = find_list_files([manual_dir, normal_root])
+            groups = [read_lists(own), read_lists(official_lists("smid", own))]
             splits = assign_splits(
                 names, groups, low_root, order="folders", strict=self.strict_lists
             )

@@ -76,14 +76,14 @@ class Sdsd(PairedVideoBuilder):
 
     def _find_videos(self, manual_dir: pathlib.Path):
         config = self.builder_config.name
-        official = official_lists(f"sdsd/{config}")
         for release in (f"{config}_np", f"{config}_png", config):
             root = manual_dir / release
             low_root = next((root / n for n in _LOW_FOLDERS if (root / n).is_dir()), None)
             if low_root is None or not (root / "GT").is_dir():
                 continue
             names = video_names(low_root)
-            groups = [read_lists(find_list_files([root])), read_lists(official)]
+            own = find_list_files([root])
+            groups = [read_lists(own), read_lists(official_lists(f"sdsd/{config}", own))]
             splits = assign_splits(
                 names, groups, low_root, order="folders", strict=self.strict_lists
             )
@@ -91,14 +91,14 @@ class Sdsd(PairedVideoBuilder):
         for root in (manual_dir / config, manual_dir):
             low_root = root / "videoSDSD_low"
             if low_root.is_dir():
-                return "tcenet", self._tcenet_layout(root, low_root, official)
+                return "tcenet", self._tcenet_layout(root, low_root)
         raise BadDataError(
             f"no SDSD {config} data in {manual_dir}: expected {config}_np/, {config}_png/ or "
             f"{config}/ with GT/ and input/ or LQ/, or videoSDSD_low/ + videoSDSD_normal/.\n"
             f"{_INSTRUCTIONS}"
         )
 
-    def _tcenet_layout(self, root: pathlib.Path, low_root: pathlib.Path, official):
+    def _tcenet_layout(self, root: pathlib.Path, low_root: pathlib.Path):
         """The subset's videos of a TCE-Net layout folder (which may hold both subsets)."""
         config = self.builder_config.name
         names = video_names(low_root)
@@ -106,9 +106,12 @@ class Sdsd(PairedVideoBuilder):
         if prefixed:
             names = [n for n in names if n.startswith(f"{config}_")]
         own = find_list_files([root], suffix=f"_{config}")
+        given = own or find_list_files([root])
         groups = [
-            read_lists(own or find_list_files([root])),
-            read_lists(official, prefix=f"{config}_" if prefixed else ""),
+            read_lists(given),
+            read_lists(
+                official_lists(f"sdsd/{config}", given), prefix=f"{config}_" if prefixed else ""
+            ),
         ]
         if prefixed:  # lists of both subsets: this subset's part
             mine = f"{config}_"
