@@ -401,7 +401,7 @@ def iterate_eval_videos(
             return EvalVideo(
                 name=frames.index.names[video],
                 low=to_float(clip["low"]),
-                normal=to_float(clip["normal"]),
+                normal=to_float(clip["normal"]) if "normal" in clip else None,
                 flow=clip.get("flow"),
                 frame_names=[str(n) for n in clip["frame_names"]],
             )

@@ -262,9 +262,12 @@ def _phase_congruency(y, xp: ModuleType):
     threshold = xp.asarray(noise_scale, dtype=y.dtype) * xp.sqrt(median)  # (N, O)
     energy = xp.maximum(energy - threshold[:, :, None, None], 0.0).sum(axis=1)
     amplitude_sum = amplitude.sum(axis=(1, 2))
-    # phasecong2 divides without a guard; a pixel with no filter response has no feature: PC 0.
-    has_response = amplitude_sum > 0
-    return xp.where(has_response, energy / xp.where(has_response, amplitude_sum, 1.0), 0.0)
+    # phasecong2 divides without a guard: where no filter responds (everywhere in a flat image,
+    # the log-Gabor filters having no DC) PC is 0/0 = NaN, which makes FeatureSIM.m's FSIM NaN.
+    # A flat input is tested as such, since the FFT's round-off leaves ~1e-17 responses there.
+    flat = (y.max(axis=(1, 2)) == y.min(axis=(1, 2)))[:, None, None]
+    has_response = (amplitude_sum > 0) & ~flat
+    return xp.where(has_response, energy / xp.where(has_response, amplitude_sum, 1.0), xp.nan)
 
 
 def _scharr_magnitude(y, xp: ModuleType):
@@ -292,7 +295,7 @@ def _fsim_core(x, y, xp: ModuleType):
     pc = _phase_congruency(luma, xp)
     gradient = _scharr_magnitude(luma, xp)
     pc_x, pc_y = pc[:n], pc[n:]
-    pc_max = xp.maximum(pc_x, pc_y)
+    pc_max = xp.fmax(pc_x, pc_y)  # MATLAB's max ignores NaN; the PC similarity keeps it
     weighted = (
         _similarity(pc_x, pc_y, FSIM_T1) * _similarity(gradient[:n], gradient[n:], FSIM_T2) * pc_max
     )
@@ -302,7 +305,8 @@ def _fsim_core(x, y, xp: ModuleType):
         chroma < 0, math.cos(FSIM_LAMBDA * math.pi), 1.0
     )
     total = pc_max.sum(axis=(1, 2))
-    # No phase-congruent feature in either image: FeatureSIM.m's 0/0, NaN here without a warning.
+    # A flat image (NaN PC) or no phase-congruent feature in either image (0/0): NaN, as
+    # FeatureSIM.m; scoring.score_video warns about such frames.
     safe_total = xp.where(total > 0, total, 1.0)
     values = xp.stack([weighted.sum(axis=(1, 2)), (weighted * chroma_term).sum(axis=(1, 2))])
     return xp.where(total > 0, values / safe_total, xp.nan)
@@ -311,8 +315,8 @@ def _fsim_core(x, y, xp: ModuleType):
 def fsim(pred, target, chromatic: bool = False) -> float:
     """FSIM (or FSIMc with ``chromatic=True``) as MATLAB's ``FeatureSIM.m`` (Zhang et al. 2011).
 
-    Symmetric in its arguments. NaN when neither image has any phase-congruent feature (e.g. two
-    flat images), where FeatureSIM.m divides 0 by 0.
+    Symmetric in its arguments. NaN, as FeatureSIM.m, when either image is flat (all black or
+    constant: its phase congruency is 0/0) or neither has any phase-congruent feature.
 
     Args:
       pred, target: (H, W, 3) float in [0, 1]; at least 2x2 after FSIM's downsampling.

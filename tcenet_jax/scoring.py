@@ -14,6 +14,7 @@ import itertools
 import json
 import math
 import pathlib
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 
 import cv2
@@ -51,6 +52,19 @@ class VideoScores:
         """Per-video metrics: mean of each per-frame metric, and the temporal metrics."""
         means = {k: float(np.mean(v)) for k, v in self.per_frame.items()}
         return {**means, **self.temporal}
+
+    def fsim_nan_frames(self) -> list[int]:
+        """The frames whose FSIM or FSIMc is NaN (a flat frame: all black or constant)."""
+        values = zip(self.frames, self.per_frame.get("fsim", []), self.per_frame.get("fsimc", []))
+        return [f for f, a, b in values if math.isnan(a) or math.isnan(b)]
+
+
+def _fsim_nan_note(video: VideoScores) -> str:
+    return (
+        f"video {video.name}: FSIM/FSIMc is NaN on frame(s) {video.fsim_nan_frames()}, where the "
+        "enhanced or the ground-truth frame is flat (all black or constant; FeatureSIM.m gives "
+        "NaN too); the video's and the overall FSIM are NaN"
+    )
 
 
 def quantize_8bit(frames: np.ndarray) -> np.ndarray:
@@ -113,7 +127,10 @@ def score_video(
         temporal["mabd_mse"] = metrics.mabd_mse(pred_frames, gt_frames)
         if flows is not None:
             temporal["warping_error"] = metrics.warping_error(pred_frames, flows, occlusions)
-    return VideoScores(name=name, frames=frames, per_frame=per_frame, temporal=temporal)
+    scores = VideoScores(name=name, frames=frames, per_frame=per_frame, temporal=temporal)
+    if scores.fsim_nan_frames():
+        warnings.warn(_fsim_nan_note(scores), RuntimeWarning, stacklevel=2)
+    return scores
 
 
 def overall(videos: Sequence[VideoScores]) -> dict[str, float]:
@@ -186,7 +203,8 @@ def format_table(videos: Sequence[VideoScores]) -> str:
     total = cells("overall", sum(len(v.frames) for v in videos), overall(videos))
     widths = [max(len(row[i]) for row in (header, *body, total)) for i in range(len(header))]
     rule = "-" * len(line(header))
-    return "\n".join([line(header), rule, *map(line, body), rule, line(total)])
+    notes = [_fsim_nan_note(v) for v in videos if v.fsim_nan_frames()]
+    return "\n".join([line(header), rule, *map(line, body), rule, line(total), *notes])
 
 
 def _json_number(value: float) -> float | str:
@@ -218,6 +236,7 @@ def _json_text(videos: Sequence[VideoScores], metadata: Mapping[str, object]) ->
             {
                 "name": v.name,
                 "metrics": {k: _json_number(x) for k, x in v.summary().items()},
+                "fsim_nan_frames": v.fsim_nan_frames(),
                 "frames": [
                     {"frame": f, **{k: _json_number(v.per_frame[k][i]) for k in v.per_frame}}
                     for i, f in enumerate(v.frames)

@@ -147,11 +147,35 @@ def test_fsim_of_identical_images_is_one(name):
 
 
 def test_fsim_of_featureless_images_is_nan():
-    # FeatureSIM.m divides 0 by 0 when neither image has any phase congruency (flat images).
+    # FeatureSIM.m divides 0 by 0 when neither image has any phase congruency.
     flat = np.full((37, 53, 3), 0.5)
     assert math.isnan(metrics.fsim(flat, flat))
     assert math.isnan(metrics.fsim(flat, flat * 0.5, chromatic=True))
     assert np.isnan(metrics.fsim_batch(flat[None], flat[None])[0])
+
+
+@pytest.mark.parametrize("value", [0.0, 0.3, 1.0])
+def test_fsim_is_nan_when_one_image_is_flat(value):
+    # phasecong2's 0/0 on a flat image makes FeatureSIM.m's PC similarity, hence FSIM, NaN.
+    textured = np.random.default_rng(0).random((37, 53, 3))
+    flat = np.full_like(textured, value)
+    for pred, target in ((flat, textured), (textured, flat)):
+        assert math.isnan(metrics.fsim(pred, target))
+        assert math.isnan(metrics.fsim(pred, target, chromatic=True))
+    batch = metrics.image_metrics_batch(np.stack([flat, textured]), np.stack([textured, textured]))
+    assert np.isnan(batch["fsim"][0]) and np.isnan(batch["fsimc"][0])
+    assert batch["fsim"][1] == pytest.approx(1.0, abs=1e-6)
+    assert not math.isnan(metrics.psnr(flat, textured))  # only FSIM is undefined
+
+
+def test_fsim_flatness_is_that_of_the_downsampled_luma():
+    # 385 px: F = 2 and the last kept pixel averages the zero padding, so a constant nonzero
+    # image is no longer flat where phase congruency is computed (FeatureSIM.m gives a number);
+    # a black one stays flat.
+    textured = np.random.default_rng(1).random((385, 390, 3))
+    assert metrics.fsim_downsample_factor(385, 390) == 2
+    assert 0 < metrics.fsim(np.full_like(textured, 0.5), textured) < 1
+    assert math.isnan(metrics.fsim(np.zeros_like(textured), textured))
 
 
 def test_fsim_is_symmetric():

@@ -39,6 +39,25 @@ def test_score_video_per_frame_and_per_video():
         np.testing.assert_allclose(jax_scores.per_frame[key], values, atol=1e-4, err_msg=key)
 
 
+def test_flat_frames_make_fsim_nan_with_a_warning_and_the_report_names_them(tmp_path):
+    gt = _video(4, seed=0)
+    pred = gt.copy()
+    pred[2] = 0.0  # a completely black predicted frame
+    with pytest.warns(RuntimeWarning, match=r"video v: FSIM/FSIMc is NaN on frame\(s\) \[7\]"):
+        scores = scoring.score_video(pred, gt, name="v", frames=[5, 6, 7, 8])
+    assert scores.fsim_nan_frames() == [7]
+    assert math.isnan(scores.per_frame["fsim"][2]) and math.isnan(scores.per_frame["fsimc"][2])
+    assert scores.per_frame["fsim"][1] == 1.0 and not math.isnan(scores.per_frame["psnr"][2])
+    assert math.isnan(scores.summary()["fsim"])
+    assert "frame(s) [7]" in scoring.format_table([scores])
+    scoring.write_report(tmp_path, [scores])
+    report = json.loads((tmp_path / "metrics.json").read_text())
+    assert report["videos"][0]["fsim_nan_frames"] == [7]
+    assert report["videos"][0]["frames"][2]["fsim"] == "nan"
+    with pytest.warns(RuntimeWarning, match=r"\[7\]"):
+        scoring.score_video(pred, gt, name="v", frames=[5, 6, 7, 8], backend="jax")
+
+
 def test_score_video_rejects_bad_input():
     gt = _video(3, seed=0)
     with pytest.raises(ValueError, match="must both be"):

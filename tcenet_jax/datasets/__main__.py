@@ -8,12 +8,13 @@ too; this command does it ahead of time and prints the splits.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 from tcenet_jax.datasets.sources import BUILDERS, prepare_source, source_config
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tcenet_jax.datasets", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build", help="prepare a dataset from its downloaded files")
@@ -21,16 +22,40 @@ def main(argv: Sequence[str] | None = None) -> None:
     build.add_argument("--config", default="", help="indoor | outdoor for sdsd")
     build.add_argument("--manual_dir", required=True, help="folder with the downloaded files")
     build.add_argument("--data_dir", default="data/tfds", help="TFDS data folder to write")
-    args = parser.parse_args(argv)
-    source = source_config(
-        args.name, args.config, data_dir=args.data_dir, manual_dir=args.manual_dir
+    build.add_argument(
+        "--resize_to",
+        default="protocol",
+        help="frame size: protocol (the dataset authors': 512x960 for the SDSD releases and "
+        "SMID, else the stored size), none, or HEIGHTxWIDTH",
     )
-    builder = prepare_source(source)
+    build.add_argument(
+        "--strict_lists",
+        action="store_true",
+        help="fail when a split list names a video missing on disk (default: warn, skip it)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        builder = prepare_source(_source(args))
+    except (OSError, ValueError) as e:  # BadDataError is a ValueError
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     for split, videos in builder.info.metadata["videos"].items():
         frames = sum(count for _, count in videos)
         print(f"{builder.name} {split}: {len(videos)} videos, {frames} frames")
     print(f"prepared in {builder.data_dir}")
+    return 0
+
+
+def _source(args: argparse.Namespace):
+    return source_config(
+        args.name,
+        args.config,
+        data_dir=args.data_dir,
+        manual_dir=args.manual_dir,
+        resize_to=args.resize_to,
+        strict_lists=args.strict_lists,
+    )
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -11,8 +11,11 @@ Each record holds one frame of one video, in video order:
 Records are written in order (``disable_shuffling``), so the frames of a clip are
 consecutive records read by random access, and only those are decoded. The
 dataset's ``metadata.json`` lists every split's videos and frame counts in record
-order (``videos``), whether flow is present (``has_flow``) and the source layout
-(``layout``). Nothing here needs TensorFlow.
+order (``videos``), whether flow is present (``has_flow``), the source layout
+(``layout``), the (height, width) the frames were resized to (``resize_to``, None
+when stored at their size) and the splits without ground truth
+(``unpaired_splits``: their ``normal`` is a 1x1 black image that stands for none).
+Nothing here needs TensorFlow.
 """
 
 from __future__ import annotations
@@ -23,19 +26,69 @@ import pathlib
 from collections.abc import Iterator
 from typing import ClassVar
 
+import cv2
 import numpy as np
 import tensorflow_datasets as tfds
 
 from tcenet_jax.datasets.paired_folders import VideoFiles
-from tcenet_jax.video_io import check_size, read_flo, read_frame_png
+from tcenet_jax.video_io import (
+    BadDataError,
+    check_size,
+    encode_png,
+    read_flo,
+    read_frame_png,
+    read_image_raw,
+)
 
 _EMPTY_FLOW = np.zeros((0, 0, 2), np.float32)
+
+
+def parse_resize(value: str | tuple[int, int] | None) -> str | tuple[int, int] | None:
+    """A ``resize_to`` option -> "protocol", None (keep the stored size) or (height, width).
+
+    Accepts "protocol" (or ""), "none", "HxW" (e.g. "512x960") or a (height, width) pair.
+    """
+    if value is None or (isinstance(value, str) and value.lower() == "none"):
+        return None
+    if isinstance(value, str):
+        if value in ("", "protocol"):
+            return "protocol"
+        parts = value.lower().split("x")
+        if len(parts) == 2 and all(p.strip().isdigit() for p in parts):
+            value = (int(parts[0]), int(parts[1]))
+    if (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(isinstance(v, int) and v > 0 for v in value)
+    ):
+        return (int(value[0]), int(value[1]))
+    raise ValueError(
+        f"resize_to must be 'protocol', 'none' or HEIGHTxWIDTH (e.g. 512x960), got {value!r}"
+    )
+
+
+def resize_frame(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(H, W, 3) integers -> (height, width, 3), as the SDSD authors' loader resizes.
+
+    OpenCV ``cv2.resize`` with its default bilinear interpolation (``INTER_LINEAR``, no
+    antialiasing filter), on the stored integers (rounded back to their dtype).
+    """
+    height, width = size
+    if image.shape[:2] == (height, width):
+        return image
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
 class PairedVideoBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     """Base of the paired low/normal-light video builders (manual download).
 
     Subclasses set the class attributes and implement ``_find_videos``.
+
+    Options (keyword arguments, besides TFDS's):
+      resize_to: "protocol" (each layout's ``PROTOCOL_SIZES`` entry, or its stored size),
+        "none", or (height, width) / "HxW"; frames are resized with ``resize_frame``.
+      strict_lists: a video named by a split list but missing on disk is an error (by
+        default it is skipped with a warning).
     """
 
     VERSION = tfds.core.Version("1.0.0")
@@ -50,6 +103,26 @@ class PairedVideoBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True
     NORMAL_BIT_DEPTH: int | None = 8
     STORAGE_DTYPE: type = np.uint8
     WITH_FLOW = False
+    # Layout name -> the (height, width) its authors' protocol resizes frames to.
+    PROTOCOL_SIZES: ClassVar[dict[str, tuple[int, int]]] = {}
+
+    def __init__(
+        self,
+        *,
+        resize_to: str | tuple[int, int] | None = "protocol",
+        strict_lists: bool = False,
+        **kwargs,
+    ):
+        self.resize_to = parse_resize(resize_to)
+        self.strict_lists = bool(strict_lists)
+        super().__init__(**kwargs)
+        self._original_state.update(resize_to=resize_to, strict_lists=strict_lists)
+
+    def frame_size(self, layout: str) -> tuple[int, int] | None:
+        """The (height, width) this builder's ``resize_to`` gives frames of ``layout``."""
+        if self.resize_to == "protocol":
+            return self.PROTOCOL_SIZES.get(layout)
+        return self.resize_to
 
     def _log_download_bytes(self) -> None:
         # TFDS announces a download here; these builders read local files only.
@@ -87,35 +160,62 @@ class PairedVideoBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True
     def _split_generators(self, dl_manager):
         layout, splits = self._find_videos(pathlib.Path(dl_manager.manual_dir))
         splits = {split: videos for split, videos in splits.items() if videos}
+        unpaired = sorted(s for s, videos in splits.items() if videos[0].normal is None)
+        for split in unpaired:
+            if any(v.normal is not None for v in splits[split]):
+                raise ValueError(f"split {split} mixes paired and unpaired videos")
+        size = self.frame_size(layout)
         self.info.metadata["layout"] = layout
+        self.info.metadata["resize_to"] = None if size is None else list(size)
+        self.info.metadata["unpaired_splits"] = unpaired
         self.info.metadata["has_flow"] = self.WITH_FLOW and all(
             v.flow is not None for videos in splits.values() for v in videos
         )
         self.info.metadata["videos"] = {
             split: [[v.name, len(v.low)] for v in videos] for split, videos in splits.items()
         }
-        return {split: self._generate_examples(videos) for split, videos in splits.items()}
+        return {split: self._generate_examples(videos, size) for split, videos in splits.items()}
 
-    def _generate_examples(self, videos: list[VideoFiles]) -> Iterator[tuple[int, dict]]:
+    def _read(
+        self, path: pathlib.Path, bit_depth: int | None, size: tuple[int, int] | None
+    ) -> tuple[np.ndarray, bytes]:
+        """One frame as stored: ((H, W, 3) ``STORAGE_DTYPE`` RGB, its PNG bytes)."""
+        if size is None:
+            return read_frame_png(path, bit_depth=bit_depth, dtype=self.STORAGE_DTYPE)
+        image = resize_frame(read_image_raw(path, bit_depth=bit_depth), size)
+        if image.dtype == np.uint8 and self.STORAGE_DTYPE == np.uint16:
+            image = image.astype(np.uint16) * np.uint16(257)
+        elif image.dtype != self.STORAGE_DTYPE:
+            raise BadDataError(f"{path} is 16-bit but 8-bit frames are expected here")
+        return image, encode_png(image)
+
+    def _generate_examples(
+        self, videos: list[VideoFiles], resize: tuple[int, int] | None
+    ) -> Iterator[tuple[int, dict]]:
         key = 0
+        no_normal = encode_png(np.zeros((1, 1, 3), self.STORAGE_DTYPE))
         for video in videos:
             size = None
+            reference = (None, None, None)  # (path, array, PNG) of the last normal frame read
             for t, frame_name in enumerate(video.frame_names):
-                low, low_png = read_frame_png(
-                    video.low[t], bit_depth=self.LOW_BIT_DEPTH, dtype=self.STORAGE_DTYPE
-                )
+                low, low_png = self._read(video.low[t], self.LOW_BIT_DEPTH, resize)
                 size = size or low.shape
                 where = f"video {video.name} frame {frame_name}:"
                 check_size(f"{where} {video.low[t]}", low.shape, size, "the video's first frame")
-                normal, normal_png = read_frame_png(
-                    video.normal[t], bit_depth=self.NORMAL_BIT_DEPTH, dtype=self.STORAGE_DTYPE
-                )
-                check_size(
-                    f"{where} the normal-light frame {video.normal[t]}",
-                    normal.shape,
-                    low.shape,
-                    f"the low-light frame {video.low[t]}",
-                )
+                normal_png = no_normal
+                if video.normal is not None:
+                    if reference[0] != video.normal[t]:  # a static reference is read once
+                        reference = (
+                            video.normal[t],
+                            *self._read(video.normal[t], self.NORMAL_BIT_DEPTH, resize),
+                        )
+                    _, normal, normal_png = reference
+                    check_size(
+                        f"{where} the normal-light frame {video.normal[t]}",
+                        normal.shape,
+                        low.shape,
+                        f"the low-light frame {video.low[t]}",
+                    )
                 record = {
                     "low": io.BytesIO(low_png),
                     "normal": io.BytesIO(normal_png),

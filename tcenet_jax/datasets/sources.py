@@ -2,9 +2,10 @@
 
 A source config (``source_config``) names a builder (``sdsd``, ``drv``, ``ds_lol``,
 ``demo``), its builder config (``indoor`` / ``outdoor`` for SDSD, empty otherwise),
-the TFDS ``data_dir`` holding (or receiving) the prepared dataset, and the
-``manual_dir`` holding the downloaded files. A dataset that is not prepared yet is
-built from ``manual_dir`` on first use; the demo dataset is also synthesised first.
+the TFDS ``data_dir`` holding (or receiving) the prepared dataset, the
+``manual_dir`` holding the downloaded files, and the build options ``resize_to`` and
+``strict_lists``. A dataset that is not prepared yet is built from ``manual_dir`` on
+first use; the demo dataset is also synthesised first.
 """
 
 from __future__ import annotations
@@ -30,7 +31,13 @@ BUILDERS = {"sdsd": Sdsd, "drv": Drv, "ds_lol": DsLol, "demo": Demo}
 
 
 def source_config(
-    builder: str, config: str = "", *, data_dir: str = "data/tfds", manual_dir: str = ""
+    builder: str,
+    config: str = "",
+    *,
+    data_dir: str = "data/tfds",
+    manual_dir: str = "",
+    resize_to: str = "protocol",
+    strict_lists: bool = False,
 ) -> ml_collections.ConfigDict:
     """One data source.
 
@@ -42,9 +49,21 @@ def source_config(
         relative to the working directory).
       manual_dir: the downloaded / synthesised files the dataset is prepared from on first
         use (for "folder": the folder to read).
+      resize_to: the frame size the dataset is prepared at: "protocol" (its authors': 512x960
+        for the SDSD releases and SMID, the stored size otherwise), "none" (the stored size)
+        or "HxW" (height x width, e.g. "512x960").
+      strict_lists: a video named by a split list but missing on disk fails the build
+        (otherwise it is skipped with a warning).
     """
     return ml_collections.ConfigDict(
-        {"builder": builder, "config": config, "data_dir": data_dir, "manual_dir": manual_dir}
+        {
+            "builder": builder,
+            "config": config,
+            "data_dir": data_dir,
+            "manual_dir": manual_dir,
+            "resize_to": resize_to,
+            "strict_lists": strict_lists,
+        }
     )
 
 
@@ -92,8 +111,29 @@ def get_builder(source: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
         raise ValueError(f"dataset {source.builder!r} has no config, got {source.config!r}")
     with _quiet_tfds():
         return cls(
-            config=source.config or None, data_dir=str(source.data_dir), file_format="array_record"
+            config=source.config or None,
+            data_dir=str(source.data_dir),
+            file_format="array_record",
+            resize_to=source.get("resize_to", "protocol"),
+            strict_lists=source.get("strict_lists", False),
         )
+
+
+def _check_frame_size(builder: tfds.core.DatasetBuilder, where: str) -> None:
+    """Raises BadDataError if a prepared dataset's frame size is not the one asked for."""
+    metadata = builder.info.metadata
+    stored = metadata.get("resize_to")
+    wanted = builder.frame_size(str(metadata.get("layout", "")))
+    if (None if stored is None else tuple(stored)) != wanted:
+        raise BadDataError(
+            f"dataset {where} in {builder.data_dir} was prepared at {_size_text(stored)} but "
+            f"resize_to={builder.resize_to!r} asks for {_size_text(wanted)}; prepare it into "
+            f"another data_dir (or delete that folder to rebuild it)"
+        )
+
+
+def _size_text(size) -> str:
+    return "its stored size" if size is None else f"{size[0]}x{size[1]}"
 
 
 def prepare_source(
@@ -106,9 +146,10 @@ def prepare_source(
 
 def _prepare(source: ml_collections.ConfigDict, *, may_build: bool) -> tfds.core.DatasetBuilder:
     builder = get_builder(source)
-    if builder.is_prepared():
-        return builder
     where = f"{source.builder}{'/' + source.config if source.config else ''}"
+    if builder.is_prepared():
+        _check_frame_size(builder, where)
+        return builder
     if not may_build:
         raise BadDataError(
             f"dataset {where} is not prepared in {source.data_dir}; prepare it first with "
@@ -176,12 +217,16 @@ class VideoIndex:
 
 
 class FrameSource:
-    """Random access to the frames of one split of a prepared dataset (picklable)."""
+    """Random access to the frames of one split of a prepared dataset (picklable).
+
+    ``paired`` is False for a split without ground truth (DRV's ``unpaired``).
+    """
 
     def __init__(self, builder: tfds.core.DatasetBuilder, split: str):
         self.name = f"{builder.name}/{split}"
         self.index = VideoIndex.from_metadata(builder, split)
         self.has_flow = bool(builder.info.metadata.get("has_flow", False))
+        self.paired = split not in builder.info.metadata.get("unpaired_splits", [])
         self.records = builder.as_data_source(split=split)
         if len(self.records) != int(self.index.counts.sum()):
             raise BadDataError(
@@ -195,16 +240,18 @@ class FrameSource:
     def read(self, video: int, start: int, length: int) -> dict[str, np.ndarray]:
         """Frames [start, start + length) of a video, as stored.
 
-        Returns {"low", "normal": (length, H, W, 3) uint8/uint16, "flow": (length-1, H, W, 2)
-        float32 when the dataset has flow, "frame_names": (length,) str}.
+        Returns {"low", "normal": (length, H, W, 3) uint8/uint16 ("normal" only when the split
+        is ``paired``), "flow": (length-1, H, W, 2) float32 when the dataset has flow,
+        "frame_names": (length,) str}.
         """
         first = int(self.index.offsets[video]) + start
         records = [self.records[i] for i in range(first, first + length)]
         clip = {
             "low": np.stack([r["low"] for r in records]),
-            "normal": np.stack([r["normal"] for r in records]),
             "frame_names": np.array([_text(r["frame_name"]) for r in records]),
         }
+        if self.paired:
+            clip["normal"] = np.stack([r["normal"] for r in records])
         if self.has_flow:
             clip["flow"] = np.stack([r["flow"] for r in records[:-1]])
         return clip

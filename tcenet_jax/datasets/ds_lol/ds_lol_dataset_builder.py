@@ -15,7 +15,8 @@ and use its output folder as the manual folder (``manual_dir``):
 
   low_and_noise/<video>/%05d.png, normal/<video>/%05d.png (8-bit RGB),
   optionally flow/<video>/%05d.flo (frame t -> t+1, every frame but the last),
-  optionally test_list.txt / train_list.txt (without lists every video trains).
+  optionally test_list.txt / train_list.txt / val_list.txt (without lists every video
+  trains; without a train list, the videos no list names do).
 """
 
 
@@ -49,7 +50,7 @@ class DsLol(PairedVideoBuilder):
             )
         flow_root = manual_dir / "flow"
         names = video_names(low_root)
-        splits = split_by_lists(names, manual_dir, videos_dir=low_root)
+        splits = split_by_lists(names, manual_dir, videos_dir=low_root, strict=self.strict_lists)
         return "ds_lol", pair_videos(
             splits, low_root, manual_dir / "normal", flow_root if flow_root.is_dir() else None
         )

@@ -7,35 +7,42 @@ import pathlib
 import tensorflow_datasets as tfds
 
 from tcenet_jax.datasets.frame_records import PairedVideoBuilder
+from tcenet_jax.datasets.official_splits import official_lists
 from tcenet_jax.datasets.paired_folders import (
+    assign_splits,
+    find_list_files,
     pair_videos,
-    split_by_lists,
-    split_by_names,
+    read_lists,
     video_names,
 )
 from tcenet_jax.video_io import BadDataError
 
-# The test videos of the TCE-Net / SDSD evaluation protocol; every other video trains.
-TEST_VIDEOS = {
-    "indoor": tuple(f"pair{n}" for n in (13, 15, 21, 23, 31, 33, 50, 52, 58, 60, 68, 70)),
-    "outdoor": tuple(f"pair{n}" for n in (1, 5, 14, 36, 46, 48, 49, 60, 62, 63, 66, 75, 76)),
-}
+SUBSETS = ("indoor", "outdoor")
+# The low-light folder of the release layouts: ``input`` in the .npy release (the SDSD
+# configs' dataroot_LQ), ``LQ`` in the README's arrangement.
+_LOW_FOLDERS = ("input", "LQ")
 
 _INSTRUCTIONS = """\
 Download SDSD from https://github.com/dvlab-research/SDSD (the dynamic-scene
 release) and put one of these layouts in the manual folder (``manual_dir``):
 
-  <manual_dir>/indoor_np/input/pair1/*.npy    and  <manual_dir>/indoor_np/GT/pair1/*.npy
-  <manual_dir>/indoor_png/input/pair1/*.png   and  <manual_dir>/indoor_png/GT/pair1/*.png
-  (outdoor_np / outdoor_png likewise for the ``outdoor`` config)
+  <manual_dir>/indoor_np/{GT,input}/pairN/*.npy    (uint8 BGR arrays, 512x960)
+  <manual_dir>/indoor_png/{GT,LQ}/pairN/*.png      (1080x1920; LQ may be named input)
+  <manual_dir>/indoor/{GT,LQ}/pairN/*.png          (the README's arrangement)
+  (outdoor_np / outdoor_png / outdoor likewise for the ``outdoor`` config)
 
-or the TCE-Net layout (per config in <manual_dir>/indoor/ or directly in <manual_dir>):
+The SDSD authors' test videos are the test split (indoor 12 of 70, outdoor 13 of 80;
+the rest train), unless a test_list.txt / train_list.txt is in the release folder.
+Frames are resized to 512x960 (height x width) as the authors' loader does (the .npy
+release already is); resize_to="none" keeps the stored size.
 
-  videoSDSD_low/<video>/%05d.png, videoSDSD_normal/<video>/%05d.png,
-  test_list.txt (and optionally train_list.txt), one video name per line.
+Or the TCE-Net layout, in <manual_dir>/indoor/ or directly in <manual_dir>:
 
-The .npy frames are uint8 arrays in BGR order (they come out RGB). The release
-layouts use the fixed test split of the paper; the TCE-Net layout its list files.
+  videoSDSD_low/<video>/%05d.png, videoSDSD_normal/<video>/%05d.png (stored size kept),
+  optionally test_list.txt / train_list.txt, one video name per line. One folder may
+  hold both subsets: videos named indoor_pairN / outdoor_pairN, or list files
+  test_list_indoor.txt / train_list_indoor.txt (and _outdoor) naming each subset's
+  videos. Without lists the authors' test videos are the test split.
 """
 
 
@@ -63,22 +70,60 @@ class Sdsd(PairedVideoBuilder):
   year={2021}
 }"""
 
+    PROTOCOL_SIZES = {  # noqa: RUF012 (the SDSD configs' train_size)
+        f"{subset}{kind}": (512, 960) for subset in SUBSETS for kind in ("_np", "_png", "")
+    }
+
     def _find_videos(self, manual_dir: pathlib.Path):
         config = self.builder_config.name
-        for release in (f"{config}_np", f"{config}_png"):
+        for release in (f"{config}_np", f"{config}_png", config):
             root = manual_dir / release
-            if root.is_dir():
-                low_root, normal_root = root / "input", root / "GT"
-                names = video_names(low_root)
-                splits = split_by_names(names, TEST_VIDEOS[config], low_root)
-                return release, pair_videos(splits, low_root, normal_root)
+            low_root = next((root / n for n in _LOW_FOLDERS if (root / n).is_dir()), None)
+            if low_root is None or not (root / "GT").is_dir():
+                continue
+            names = video_names(low_root)
+            own = find_list_files([root])
+            groups = [read_lists(own), read_lists(official_lists(f"sdsd/{config}", own))]
+            splits = assign_splits(
+                names, groups, low_root, order="folders", strict=self.strict_lists
+            )
+            return release, pair_videos(splits, low_root, root / "GT")
         for root in (manual_dir / config, manual_dir):
             low_root = root / "videoSDSD_low"
             if low_root.is_dir():
-                names = video_names(low_root)
-                splits = split_by_lists(names, root, require_test_list=True, videos_dir=low_root)
-                return "tcenet", pair_videos(splits, low_root, root / "videoSDSD_normal")
+                return "tcenet", self._tcenet_layout(root, low_root)
         raise BadDataError(
             f"no SDSD {config} data in {manual_dir}: expected {config}_np/, {config}_png/ or "
-            f"videoSDSD_low/ + videoSDSD_normal/.\n{_INSTRUCTIONS}"
+            f"{config}/ with GT/ and input/ or LQ/, or videoSDSD_low/ + videoSDSD_normal/.\n"
+            f"{_INSTRUCTIONS}"
         )
+
+    def _tcenet_layout(self, root: pathlib.Path, low_root: pathlib.Path):
+        """The subset's videos of a TCE-Net layout folder (which may hold both subsets)."""
+        config = self.builder_config.name
+        names = video_names(low_root)
+        prefixed = any(n.startswith(f"{s}_") for n in names for s in SUBSETS)
+        if prefixed:
+            names = [n for n in names if n.startswith(f"{config}_")]
+        own = find_list_files([root], suffix=f"_{config}")
+        given = own or find_list_files([root])
+        groups = [
+            read_lists(given),
+            read_lists(
+                official_lists(f"sdsd/{config}", given), prefix=f"{config}_" if prefixed else ""
+            ),
+        ]
+        if prefixed:  # lists of both subsets: this subset's part
+            mine = f"{config}_"
+            groups = [
+                {
+                    split: (path, [n for n in videos if n.startswith(mine)])
+                    for split, (path, videos) in group.items()
+                    if any(n.startswith(mine) for n in videos)
+                }
+                for group in groups
+            ]
+        # Without name prefixes, a folder's per-subset lists are what tells the subsets apart.
+        rest = None if own and not prefixed else "train"
+        splits = assign_splits(names, groups, low_root, rest=rest, strict=self.strict_lists)
+        return pair_videos(splits, low_root, root / "videoSDSD_normal")
