@@ -256,7 +256,7 @@ def torch_state(model: nnx.Module, rename: Callable[[str], str]) -> dict[str, np
                 exported.add(id(variable))
                 put(
                     f"{prefix}.{leaf}",
-                    layout.to_torch(np.asarray(variable.get_value(), np.float32)),
+                    layout.to_torch(np.array(variable.get_value(), np.float32)),  # a copy
                 )
         for leaf, make in BUFFERS.get(cls, {}).items():
             put(f"{prefix}.{leaf}", make())

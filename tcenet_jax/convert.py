@@ -187,7 +187,9 @@ def export_model(
         name = "TCENet"
         read = source / "checkpoints" if (source / "checkpoints").is_dir() else source
     if name not in EXPORTERS:
-        raise ValueError(f"{source} holds a {name} model; export knows {', '.join(EXPORTERS)}")
+        raise ValueError(
+            f"{source} holds a model of class {name}; export knows {', '.join(EXPORTERS)}"
+        )
     output = check_output_file(output_path, overwrite=overwrite, inputs=[read])
     import_torch(f"writing {output}")
     load, export = EXPORTERS[name]
