@@ -1,4 +1,5 @@
-"""Loading released RAFT weights (princeton-vl or torchvision) into `RAFT` / `RAFTSmall`.
+"""Loading released RAFT weights (princeton-vl or torchvision) into `RAFT` / `RAFTSmall`,
+and writing a model back in the princeton-vl layout (`export_raft`).
 
 Usage:
   python -m raft_jax.convert INPUT.pth OUTPUT_DIR [--small | --large] [--overwrite]
@@ -25,8 +26,14 @@ import numpy as np
 from flax import nnx
 
 from raft_jax import checkpoint
+from raft_jax.extractor import BottleneckBlock, ResidualBlock
 from raft_jax.raft import RAFT, RAFTSmall
-from raft_jax.torch_weights import assign_torch_state, load_torch_file, to_numpy_state_dict
+from raft_jax.torch_weights import (
+    assign_torch_state,
+    load_torch_file,
+    to_numpy_state_dict,
+    torch_state,
+)
 
 # Our module path -> official module prefix. Each rule rewrites one naming
 # difference; all rules apply, in order.
@@ -60,6 +67,11 @@ LAYOUTS = {
 }
 
 
+# princeton-vl's strided blocks hold their shortcut norm under two names: as
+# ``downsample.1`` and as this attribute, so a BatchNorm encoder's state_dict has both.
+PRINCETON_SHORTCUT_TWIN = {ResidualBlock: "norm3", BottleneckBlock: "norm4"}
+
+
 def rename(path: str, rules: list[tuple[str, str]]) -> str:
     """Our dotted module path -> the official one under ``rules``."""
     for pattern, replacement in rules:
@@ -81,14 +93,12 @@ def detect_variant(state: Mapping[str, np.ndarray], path: str | pathlib.Path) ->
 
 
 def _princeton_alias(state: Mapping[str, np.ndarray]):
-    """Accepts princeton-vl's second name of a strided block's shortcut BatchNorm.
-
-    Its ``downsample`` Sequential reuses ``normK`` (norm3 / norm4), so a
-    BatchNorm encoder's state_dict holds the same tensors under both names.
-    """
+    """Accepts the second name of a strided block's shortcut BatchNorm (`PRINCETON_SHORTCUT_TWIN`)
+    when it holds the same tensor as ``downsample.1``."""
+    twins = "|".join(sorted(set(PRINCETON_SHORTCUT_TWIN.values())))
 
     def ignore(key: str) -> bool:
-        m = re.fullmatch(r"(.+)\.norm\d\.(\w+)", key)
+        m = re.fullmatch(rf"(.+)\.(?:{twins})\.(\w+)", key)
         twin = m and f"{m[1]}.downsample.1.{m[2]}"
         return bool(twin) and twin in state and np.array_equal(state[key], state[twin])
 
@@ -145,6 +155,25 @@ def load_official_raft(path: str | pathlib.Path, small: bool | None = None) -> R
     )
     graphdef, state = nnx.split(model)
     return nnx.merge(graphdef, jax.tree.map(jnp.asarray, state))
+
+
+def export_raft(model: RAFT | RAFTSmall) -> dict[str, np.ndarray]:
+    """``model``'s state_dict in princeton-vl's layout (``raft-things.pth``, ``raft-small.pth``).
+
+    Keys carry the ``module.`` prefix of ``nn.DataParallel``, as in the released files
+    and the official ``demo.py`` (``nn.DataParallel(RAFT(args)).load_state_dict``); a
+    strided block's shortcut BatchNorm appears under both of its names.
+    """
+    rules = PRINCETON_RENAMES
+    state = torch_state(model, lambda ours: rename(ours, rules))
+    for path, module in nnx.iter_modules(model):
+        twin = PRINCETON_SHORTCUT_TWIN.get(type(module))
+        if twin is None or not isinstance(module.downsample_norm, nnx.BatchNorm):
+            continue
+        shortcut = f"{rename('.'.join(map(str, path)), rules)}.downsample.1."
+        for key in [k for k in state if k.startswith(shortcut)]:
+            state[key.replace(".downsample.1.", f".{twin}.")] = state[key]
+    return {f"module.{key}": value for key, value in state.items()}
 
 
 def convert_raft(

@@ -24,7 +24,14 @@ class FlowFileError(ValueError):
 
 
 def current_umask() -> int:
-    """The process's file-mode creation mask (read without changing it for long)."""
+    """The process's file-mode creation mask (from /proc where Linux has it, which leaves the
+    mask untouched; elsewhere set and restored at once)."""
+    try:
+        for line in pathlib.Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return mask

@@ -1,4 +1,4 @@
-"""Reading PyTorch checkpoints into Flax NNX models.
+"""Reading PyTorch checkpoints into Flax NNX models, and writing them back.
 
 One mechanism serves every converter in the project: load the file safely
 (`torch.load(..., weights_only=True)`), unwrap it to a flat ``{name: array}``
@@ -7,10 +7,16 @@ BatchNorm module, read the official tensors named by a model-specific ``rename``
 function, changing the layout (PyTorch OIHW → Flax HWIO and so on). Every
 missing key, unexpected key and shape mismatch is collected and reported in one
 `CheckpointMismatchError`.
+
+Export runs the same walk backwards: `torch_state` names each of our tensors with
+the same ``rename`` function, applies the inverse layout, and adds the buffers we
+do not store (`BUFFERS`); `save_torch_file` writes the result atomically.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import pathlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
@@ -18,48 +24,59 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from raft_jax.flow_io import atomic_write
+
 
 class CheckpointMismatchError(ValueError):
     """The checkpoint's tensors do not match the model (every problem listed)."""
 
 
-def _conv_kernel(w: np.ndarray) -> np.ndarray:
-    """PyTorch Conv{2,3}d weight (O, I/g, *K) -> Flax (*K, I/g, O)."""
-    return np.transpose(w, (*range(2, w.ndim), 1, 0))
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """How a kind of PyTorch tensor is laid out in Flax: an axis permutation, both ways.
 
-
-def _conv_transpose_kernel(w: np.ndarray) -> np.ndarray:
-    """PyTorch ConvTranspose2d weight (I, O, kh, kw) -> Flax (kh, kw, O, I).
-
-    For ``nnx.ConvTranspose(..., transpose_kernel=True)``, which applies its kernel
-    as the gradient of a convolution from O to I channels, as PyTorch does.
+    ``layout(w)`` takes the PyTorch tensor to ours; ``layout.to_torch(w)`` applies the
+    inverse permutation, so the two directions cannot drift apart.
     """
-    return np.transpose(w, (2, 3, 1, 0))
+
+    axes: Callable[[int], tuple[int, ...]]  # number of dimensions -> np.transpose axes
+
+    def __call__(self, w: np.ndarray) -> np.ndarray:
+        return np.transpose(w, self.axes(w.ndim))
+
+    def to_torch(self, w: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(np.transpose(w, np.argsort(self.axes(w.ndim))))
 
 
-def _linear_kernel(w: np.ndarray) -> np.ndarray:
-    """PyTorch Linear weight (out, in) -> Flax (in, out)."""
-    return w.T
+# PyTorch Conv{2,3}d weight (O, I/g, *K) <-> Flax (*K, I/g, O).
+CONV_KERNEL = Layout(lambda ndim: (*range(2, ndim), 1, 0))
+# PyTorch ConvTranspose2d weight (I, O, kh, kw) <-> Flax (kh, kw, O, I), for
+# ``nnx.ConvTranspose(..., transpose_kernel=True)``, which applies its kernel as the
+# gradient of a convolution from O to I channels, as PyTorch does.
+CONV_TRANSPOSE_KERNEL = Layout(lambda ndim: (2, 3, 1, 0))
+# PyTorch Linear weight (out, in) <-> Flax (in, out).
+LINEAR_KERNEL = Layout(lambda ndim: (1, 0))
+SAME = Layout(lambda ndim: tuple(range(ndim)))
 
-
-def _same(w: np.ndarray) -> np.ndarray:
-    return w
-
-
-# For each supported NNX module type: our variable name -> (official leaf name, layout change).
-LEAF_MAPS: dict[type, dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]]] = {
-    nnx.ConvTranspose: {"kernel": ("weight", _conv_transpose_kernel), "bias": ("bias", _same)},
-    nnx.Conv: {"kernel": ("weight", _conv_kernel), "bias": ("bias", _same)},
-    nnx.Linear: {"kernel": ("weight", _linear_kernel), "bias": ("bias", _same)},
+# For each supported NNX module type: our variable name -> (official leaf name, layout).
+LEAF_MAPS: dict[type, dict[str, tuple[str, Layout]]] = {
+    nnx.ConvTranspose: {"kernel": ("weight", CONV_TRANSPOSE_KERNEL), "bias": ("bias", SAME)},
+    nnx.Conv: {"kernel": ("weight", CONV_KERNEL), "bias": ("bias", SAME)},
+    nnx.Linear: {"kernel": ("weight", LINEAR_KERNEL), "bias": ("bias", SAME)},
     nnx.BatchNorm: {
-        "scale": ("weight", _same),
-        "bias": ("bias", _same),
-        "mean": ("running_mean", _same),
-        "var": ("running_var", _same),
+        "scale": ("weight", SAME),
+        "bias": ("bias", SAME),
+        "mean": ("running_mean", SAME),
+        "var": ("running_var", SAME),
     },
 }
-# Official tensors that have no counterpart and are read but not used.
-IGNORED_LEAVES = {nnx.BatchNorm: ("num_batches_tracked",)}
+# Official buffers that we do not store: read but not used on import; written on
+# export with this value. ``num_batches_tracked`` only matters to a PyTorch BatchNorm
+# built with ``momentum=None`` (a cumulative average); TCE-Net and RAFT use a fixed
+# momentum, so 0 ("no batches counted") changes nothing they compute.
+BUFFERS: dict[type, dict[str, Callable[[], np.ndarray]]] = {
+    nnx.BatchNorm: {"num_batches_tracked": lambda: np.zeros((), np.int64)},
+}
 
 
 def _leaf_map(module: nnx.Module):
@@ -67,6 +84,15 @@ def _leaf_map(module: nnx.Module):
         if isinstance(module, cls):
             return cls, mapping
     return None, None
+
+
+def import_torch(purpose: str):
+    """The ``torch`` module; ImportError naming ``purpose`` and the install command if absent."""
+    try:
+        import torch
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError(f"{purpose} needs PyTorch: pip install 'tcenet-jax[torch]'") from e
+    return torch
 
 
 def load_torch_file(path: str | pathlib.Path, *, what: str = "checkpoint") -> object:
@@ -79,10 +105,7 @@ def load_torch_file(path: str | pathlib.Path, *, what: str = "checkpoint") -> ob
     path = pathlib.Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{what} file not found: {path}")
-    try:
-        import torch
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError(f"reading {path} needs PyTorch: pip install 'tcenet-jax[torch]'") from e
+    torch = import_torch(f"reading {path}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
@@ -129,8 +152,8 @@ def to_numpy_state_dict(
 
 def torch_leaves(
     model: nnx.Module, rename: Callable[[str], str]
-) -> Iterator[tuple[str, nnx.Variable, Callable[[np.ndarray], np.ndarray]]]:
-    """(official key, our variable, official-layout -> our-layout transform) of each tensor.
+) -> Iterator[tuple[str, nnx.Variable, Layout]]:
+    """(official key, our variable, layout) of each tensor; ``layout(w)`` is official -> ours.
 
     rename: our dotted module path -> the official module prefix (see assign_torch_state).
     """
@@ -139,10 +162,10 @@ def torch_leaves(
         if mapping is None:
             continue
         prefix = rename(".".join(map(str, path)))
-        for ours, (leaf, transform) in mapping.items():
+        for ours, (leaf, layout) in mapping.items():
             variable = getattr(module, ours, None)
             if variable is not None:  # e.g. a conv without bias
-                yield f"{prefix}.{leaf}", variable, transform
+                yield f"{prefix}.{leaf}", variable, layout
 
 
 def assign_torch_state(
@@ -167,12 +190,12 @@ def assign_torch_state(
     missing: list[str] = []
     mismatched: list[str] = []
     updates: list[tuple[nnx.Variable, np.ndarray]] = []
-    for key, variable, transform in torch_leaves(model, rename):
+    for key, variable, layout in torch_leaves(model, rename):
         if key not in state:
             missing.append(key)
             continue
         used.add(key)
-        value = transform(np.asarray(state[key]))
+        value = layout(np.asarray(state[key]))
         expected = tuple(variable.get_value().shape)
         if tuple(value.shape) != expected:
             mismatched.append(
@@ -183,7 +206,7 @@ def assign_torch_state(
         updates.append((variable, value))
     for path, module in nnx.iter_modules(model):
         cls, _ = _leaf_map(module)
-        for leaf in IGNORED_LEAVES.get(cls, ()):
+        for leaf in BUFFERS.get(cls, {}):
             used.add(f"{rename('.'.join(map(str, path)))}.{leaf}")
     unexpected = sorted(k for k in state if k not in used and not ignore(k))
     if missing or unexpected or mismatched:
@@ -204,3 +227,80 @@ def assign_torch_state(
         raise CheckpointMismatchError("\n".join(lines))
     for variable, value in updates:
         variable.set_value(jnp.asarray(value, dtype=variable.get_value().dtype))
+
+
+def torch_state(model: nnx.Module, rename: Callable[[str], str]) -> dict[str, np.ndarray]:
+    """The official state_dict of ``model`` (the inverse of `assign_torch_state`).
+
+    Every tensor under its official name (``rename`` as for assign_torch_state) in
+    the PyTorch layout, as float32, plus the buffers of `BUFFERS`. Raises ValueError
+    when a parameter or statistic of ``model`` has no official name (it would be
+    lost) or two of ours get the same name.
+    """
+    state: dict[str, np.ndarray] = {}
+    exported: set[int] = set()
+
+    def put(key: str, value: np.ndarray) -> None:
+        if key in state:
+            raise ValueError(f"two tensors of {type(model).__name__} map to {key}")
+        state[key] = value
+
+    for path, module in nnx.iter_modules(model):
+        cls, mapping = _leaf_map(module)
+        if mapping is None:
+            continue
+        prefix = rename(".".join(map(str, path)))
+        for ours, (leaf, layout) in mapping.items():
+            variable = getattr(module, ours, None)
+            if variable is not None:  # e.g. a conv without bias
+                exported.add(id(variable))
+                put(
+                    f"{prefix}.{leaf}",
+                    layout.to_torch(np.array(variable.get_value(), np.float32)),  # a copy
+                )
+        for leaf, make in BUFFERS.get(cls, {}).items():
+            put(f"{prefix}.{leaf}", make())
+    left = [
+        ".".join(map(str, path))
+        for path, value in nnx.iter_graph(model)
+        if isinstance(value, nnx.Param | nnx.BatchStat) and id(value) not in exported
+    ]
+    if left:
+        raise ValueError(
+            f"{type(model).__name__} has tensors without an official name: {', '.join(left)}"
+        )
+    return state
+
+
+def check_output_file(
+    path: str | pathlib.Path, *, overwrite: bool, inputs: Iterable[pathlib.Path] = ()
+) -> pathlib.Path:
+    """Checks that the file ``path`` may be written; returns it as an absolute path.
+
+    Refuses a directory, an existing file unless ``overwrite``, and any path inside
+    ``inputs`` (the directories being read), ``overwrite`` or not.
+    """
+    path = pathlib.Path(path).absolute()
+    for source in inputs:
+        if path.resolve().is_relative_to(pathlib.Path(source).resolve()):
+            raise ValueError(f"output {path} is inside the input {source}; write it elsewhere")
+    if path.is_dir():
+        raise IsADirectoryError(f"output {path} is a directory; expected a file name")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"output {path} already exists; pass --overwrite to replace it")
+    return path
+
+
+def save_torch_file(path: str | pathlib.Path, obj: Mapping[str, object]) -> pathlib.Path:
+    """``torch.save``s ``obj`` (nested dicts of numpy arrays become tensors) atomically."""
+    torch = import_torch(f"writing {path}")
+
+    def tensors(value):
+        if isinstance(value, Mapping):
+            return {k: tensors(v) for k, v in value.items()}
+        return torch.from_numpy(value) if isinstance(value, np.ndarray) else value
+
+    buffer = io.BytesIO()
+    torch.save(tensors(obj), buffer)
+    atomic_write(path, buffer.getvalue())
+    return pathlib.Path(path).absolute()

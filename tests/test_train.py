@@ -24,6 +24,7 @@ import pytest
 from flax import nnx
 
 from configs import demo
+from raft_jax.flow_io import current_umask
 from tcenet_jax import input_pipeline, train
 from tcenet_jax.checkpointing import TrainCheckpointer, load_model
 
@@ -352,12 +353,6 @@ def test_best_step_is_tracked_through_validation(tmp_path, demo_root, capsys):
 def test_outputs_get_the_users_umask(trained):
     workdir, _ = trained
     for path in (workdir / "config.json", workdir / "metrics.jsonl"):
-        assert path.stat().st_mode & 0o777 == 0o666 & ~_umask(), path
+        assert path.stat().st_mode & 0o777 == 0o666 & ~current_umask(), path
     for path in (workdir / "checkpoints", workdir / "tensorboard"):
-        assert path.stat().st_mode & 0o777 == 0o777 & ~_umask(), path
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+        assert path.stat().st_mode & 0o777 == 0o777 & ~current_umask(), path
