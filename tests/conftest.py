@@ -2,6 +2,8 @@
 
 import os
 import pathlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -90,3 +92,15 @@ def tiny_tcenet():
     from tcenet_jax.models import TCENet
 
     return randomize_weights(TCENet(base_dim=4, num_res_blocks=1, rngs=nnx.Rngs(0)))
+
+
+def run_cli(module: str, *args: str) -> subprocess.CompletedProcess:
+    """``python -m module args`` from the repository root in a fresh process (text output)."""
+    root = pathlib.Path(__file__).resolve().parents[1]
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import pathlib
-import subprocess
-import sys
 
 import ml_collections
 import pytest
 
 from configs import base, demo, drv, sdsd
 from tcenet_jax.config_checks import ConfigError, check_training_config, config_problems
+from tests.conftest import run_cli
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -67,16 +65,6 @@ def test_types_are_checked():
     assert any(p.startswith("data.scale_range=(2.0, 1.0)") for p in problems)
 
 
-def _train(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "tcenet_jax.train", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-
-
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -96,7 +84,7 @@ def _train(*args: str) -> subprocess.CompletedProcess:
     ],
 )
 def test_cli_bad_input_is_an_error_line(args, message, tmp_path):
-    result = _train(*args, "--workdir", str(tmp_path / "run"))
+    result = run_cli("tcenet_jax.train", *args, "--workdir", str(tmp_path / "run"))
     assert result.returncode == 1
     assert message in result.stderr
     assert result.stderr.startswith("error: ")

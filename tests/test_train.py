@@ -27,6 +27,7 @@ from configs import demo
 from raft_jax.flow_io import current_umask
 from tcenet_jax import input_pipeline, train
 from tcenet_jax.checkpointing import TrainCheckpointer, load_model
+from tests.conftest import run_cli
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -296,27 +297,19 @@ def test_nan_in_a_batch_stops_with_a_clear_message(tmp_path, demo_root, monkeypa
 # ----------------------------------------------------------------------------- first run
 
 
-def _train_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "tcenet_jax.train", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-
-
 def test_help_exits_0_and_says_how_to_list_and_override_fields():
-    result = _train_cli("--help")
+    result = run_cli("tcenet_jax.train", "--help")
     assert result.returncode == 0, result.stderr
     assert "--config.FIELD=VALUE" in result.stdout and "--print_config" in result.stdout
-    listed = _train_cli("--config", "configs/demo.py", "--print_config", "--config.seed=7")
+    listed = run_cli(
+        "tcenet_jax.train", "--config", "configs/demo.py", "--print_config", "--config.seed=7"
+    )
     assert listed.returncode == 0, listed.stderr
     assert "seed: 7" in listed.stdout and "crop_size: 96" in listed.stdout
 
 
 def test_missing_flags_are_one_clear_line():
-    result = _train_cli("--config", "configs/demo.py")
+    result = run_cli("tcenet_jax.train", "--config", "configs/demo.py")
     assert result.returncode == 1
     assert "--workdir is required" in result.stderr
     assert "Traceback" not in result.stderr
