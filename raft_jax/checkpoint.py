@@ -111,9 +111,13 @@ def read_model_metadata(directory: str | pathlib.Path) -> dict[str, Any]:
             f"{directory} is not a model checkpoint directory (no model.json); "
             "create one with the converter (python -m tcenet_jax.convert / raft_jax.convert)"
         )
-    meta = json.loads(meta_file.read_text())
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{meta_file}: unknown format {meta.get('format')!r}, expected {FORMAT}")
+    try:
+        meta = json.loads(meta_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{meta_file}: not a readable model.json ({e})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise ValueError(f"{meta_file}: unknown format {found!r}, expected {FORMAT}")
     return meta
 
 

@@ -182,7 +182,7 @@ def export_model(
             "`python -m tcenet_jax.convert` or `python -m raft_jax.convert`) or a training workdir"
         )
     if (source / "model.json").is_file():
-        name, read = model_io.read_model_metadata(source)["model"], source
+        name, read = model_io.read_model_metadata(source).get("model"), source
     else:  # a training run: its checkpoints are what is read
         name = "TCENet"
         read = source / "checkpoints" if (source / "checkpoints").is_dir() else source

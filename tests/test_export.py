@@ -234,6 +234,9 @@ def test_bad_inputs_and_outputs_are_one_line_errors(tcenet_dir, tmp_path, capsys
     (other / "model.json").write_text(
         json.dumps({"format": "nnx-model/1", "model": "Other", "config": {}})
     )
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "model.json").write_text("{not json")
     inside = tcenet_dir / "model.json"
     before = inside.read_bytes()
     cases = [
@@ -244,6 +247,7 @@ def test_bad_inputs_and_outputs_are_one_line_errors(tcenet_dir, tmp_path, capsys
             [str(other), str(tmp_path / "o.pth")],
             r"holds a model of class Other; export knows TCENet",
         ),
+        ([str(broken), str(tmp_path / "o.pth")], r"broken/model\.json: not a readable model"),
         ([str(tcenet_dir), str(tmp_path / "outdir")], r"outdir is a directory"),
         ([str(tcenet_dir), str(inside), "--overwrite"], r"is inside the input"),
     ]
