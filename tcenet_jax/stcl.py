@@ -65,7 +65,8 @@ def stcl_loss(model, batch, loss_config, *, vgg=None, raft=None):
     """The total training loss of one step.
 
     model: TCENet (run with ``train=True``); batch: ``{"real": {...}, "synthetic":
-    {...}}`` with ``low``/``normal`` (B, 6, H, W, 3) in [0, 1] and, for ground-truth
+    {...}}`` (either may be absent: its terms are then skipped) with ``low``/``normal``
+    (B, 6, H, W, 3) in [0, 1] and, for ground-truth
     flow, ``flow`` (B, 5, H, W, 2), frame t -> t+1, and optionally ``flow_backward``,
     t+1 -> t (without it the temporal term has its forward half only, see
     losses.temporal_loss). vgg / raft: frozen networks for the perceptual and RAFT temporal
@@ -73,10 +74,11 @@ def stcl_loss(model, batch, loss_config, *, vgg=None, raft=None):
     metrics maps ``"{source}/{term}"`` (unweighted) and ``"total"`` to scalars;
     outputs maps each source to the network's (B, 2, H, W, 3) predictions.
     """
-    outputs = {source: model(batch[source]["low"], train=True) for source in SOURCES}
+    sources = [source for source in SOURCES if source in batch]
+    outputs = {source: model(batch[source]["low"], train=True) for source in sources}
     metrics = {}
     total = jnp.zeros((), jnp.float32)
-    for source in SOURCES:
+    for source in sources:
         pred, data = outputs[source], batch[source]
         for term, weight in loss_config[source].items():
             if not weight:

@@ -103,8 +103,17 @@ def create_model(config: ml_collections.ConfigDict) -> TCENet:
 
 
 def load_frozen_networks(config: ml_collections.ConfigDict):
-    """(vgg, raft) for the loss terms the config uses; None where unused."""
+    """(vgg, raft) for the loss terms the config uses; None where unused.
+
+    Terms that cannot apply are set to 0 in ``config`` with a notice: those of the
+    synthetic source when there is none, and (with ``drop_perceptual_without_vgg``) the
+    perceptual term when no VGG19 weights are given.
+    """
     vgg = raft = None
+    if not config.data.synthetic.builder and any(config.loss.synthetic.values()):
+        print("no synthetic source (data.synthetic.builder=''): its loss terms are off")
+        for term in config.loss.synthetic:
+            config.loss.synthetic[term] = 0.0
     if stcl.uses(config.loss, "perceptual") and not config.vgg_checkpoint:
         if config.loss.drop_perceptual_without_vgg:
             print("no vgg_checkpoint: training without the perceptual loss term")
@@ -167,6 +176,7 @@ def make_train_step(model_def, tx, loss_config, schedule, vgg_def=None, raft_def
                 axis=1,
             )
             for source in stcl.SOURCES
+            if source in batch
         }
         return new_state, step_metrics, previews
 
@@ -230,9 +240,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
         raise ValueError(f"workdir {workdir} exists and is not a directory")
     workdir.mkdir(parents=True, exist_ok=True)
     is_chief = jax.process_index() == 0
-    if is_chief:
-        text = json.dumps(config.to_dict(), indent=2, sort_keys=True, default=str) + "\n"
-        atomic_write(workdir / "config.json", text.encode())
 
     # Data, schedule and optimiser.
     steps_per_epoch = input_pipeline.steps_per_epoch(config.data)
@@ -257,6 +264,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
     model = create_model(config)
     model_def, params, rest = nnx.split(model, nnx.Param, ...)
     vgg, raft = load_frozen_networks(config)
+    if is_chief:  # the effective config: terms dropped above are 0 here
+        text = json.dumps(config.to_dict(), indent=2, sort_keys=True, default=str) + "\n"
+        atomic_write(workdir / "config.json", text.encode())
     vgg_def, vgg_state = nnx.split(vgg) if vgg is not None else (None, None)
     raft_def, raft_state = nnx.split(raft) if raft is not None else (None, None)
     frozen = jax.device_put({"vgg": vgg_state, "raft": raft_state}, replicated)

@@ -349,3 +349,24 @@ def test_outputs_get_the_users_umask(trained):
         assert path.stat().st_mode & 0o777 == 0o666 & ~current_umask(), path
     for path in (workdir / "checkpoints", workdir / "tensorboard"):
         assert path.stat().st_mode & 0o777 == 0o777 & ~current_umask(), path
+
+
+def test_config_json_is_the_effective_config(trained, demo_root):
+    workdir, _ = trained
+    effective = tiny_config(demo_root)
+    train.load_frozen_networks(effective)  # drops the perceptual term (no VGG19 weights)
+    written = json.loads((workdir / "config.json").read_text())
+    assert written["loss"]["real"]["perceptual"] == 0.0
+    assert written == json.loads(json.dumps(effective.to_dict(), default=str))
+
+
+def test_real_only_training_runs(tmp_path, demo_root):
+    config = tiny_config(demo_root, **{"data.synthetic.builder": ""})
+    summary = train.train_and_evaluate(config, tmp_path / "run")
+    assert summary["steps_run"] == 2 and np.isfinite(summary["train/total"])
+    records = read_losses(tmp_path / "run")
+    assert sorted(records) == [1, 2]
+    assert not any(key.startswith("train/synthetic/") for key in records[1])
+    assert "train/real/charbonnier" in records[1]
+    written = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert written["loss"]["synthetic"] == {"temporal": 0.0}
