@@ -174,12 +174,15 @@ def _decode_file(path: pathlib.Path) -> tuple[np.ndarray, bytes | None]:
     return image, data
 
 
-def read_image_raw(path: PathLike, *, bit_depth: int | None = None) -> np.ndarray:
+def read_image_raw(
+    path: PathLike, *, bit_depth: int | None = None, rgb_only: bool = False
+) -> np.ndarray:
     """Reads one frame as RGB integers at the file's bit depth.
 
     Args:
       path: an image file (PNG, JPEG, ...) or an ``.npy`` array stored BGR (SDSD/SMID).
       bit_depth: 8 or 16 to insist on that depth, None to accept both.
+      rgb_only: refuse gray and alpha images (BadDataError) instead of converting them.
     Returns:
       (H, W, 3) uint8 or uint16 in RGB order (gray frames are repeated on 3 channels,
       an alpha channel is dropped).
@@ -187,6 +190,8 @@ def read_image_raw(path: PathLike, *, bit_depth: int | None = None) -> np.ndarra
     path = pathlib.Path(path)
     image, _ = _decode_file(path)
     _check_bit_depth(image, path, bit_depth)
+    if rgb_only and (image.ndim != 3 or image.shape[-1] != 3):
+        raise BadDataError(f"{path}: expected an RGB image, got shape {image.shape}")
     return _to_rgb(image, path, bgr=True)
 
 
@@ -226,9 +231,11 @@ def to_float(image: np.ndarray) -> np.ndarray:
     raise TypeError(f"expected uint8 or uint16 frames, got {image.dtype}")
 
 
-def read_image(path: PathLike, *, bit_depth: int | None = None) -> np.ndarray:
+def read_image(
+    path: PathLike, *, bit_depth: int | None = None, rgb_only: bool = False
+) -> np.ndarray:
     """Reads one frame: (H, W, 3) float32 RGB in [0, 1]. See ``read_image_raw``."""
-    return to_float(read_image_raw(path, bit_depth=bit_depth))
+    return to_float(read_image_raw(path, bit_depth=bit_depth, rgb_only=rgb_only))
 
 
 def iter_frames_raw(
@@ -572,6 +579,7 @@ class VideoWriter:
             options["x265-params"] = "log-level=error"
         if encoder == "libsvtav1":
             options["preset"] = "8"
+            os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its settings unless told
         if encoder == "ffv1":
             options.update(level="3", slicecrc="1")
         stream = self._out.add_stream(encoder, rate=rate, options=options)
