@@ -1,243 +1,200 @@
 """Enhance a low-light video or frame folder with TCE-Net.
 
   python -m tcenet_jax.enhance INPUT OUTPUT --checkpoint DIR [--batch N] [--dtype bfloat16]
-      [--tile SIZE --tile-overlap PX] [--side-by-side] [--overwrite]
+      [--tile SIZE --tile-overlap PX] [--side-by-side] [--codec h264|hevc|av1|ffv1]
+      [--crf N] [--overwrite]
 
-INPUT: a video file (whatever OpenCV reads: mp4, avi, mov, mkv, …) or a folder of
-frames (png, jpg, tif; 8- or 16-bit). OUTPUT: a video file (.mp4 or .avi; same
-fps, size and frame count) or a folder of PNG frames (same names; 16-bit when the
-input is). Every frame is enhanced (windows at the ends are completed by
-mirroring). Decoding, inference and encoding run in separate threads. The output
-is written under a temporary name and renamed when complete.
+INPUT: a video file (anything FFmpeg decodes: mp4, mov, mkv, avi, webm, …; 8- or
+10/12-bit) or a folder of frames (png, jpg, tif, …; 8- or 16-bit; natural name
+order). OUTPUT: a video file (.mp4, .mov or .mkv: H.264 by default, same frame
+timestamps, audio and subtitles copied from a video INPUT) or a folder of PNG frames
+(the input's names; 16-bit when the input is deeper than 8 bits). Every frame is
+enhanced (windows at the ends are completed by mirroring). Decoding, inference and
+encoding run in separate threads. The output is written under a temporary name,
+checked, and renamed when complete. docs/video_io.md lists what is read and written.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
-import dataclasses
-import os
 import pathlib
 import queue
-import shutil
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
-import cv2
 import jax.numpy as jnp
 import numpy as np
-from tqdm import tqdm
 
+from tcenet_jax import video_io
 from tcenet_jax.inference import FrameTooLargeError, enhance_frames
 from tcenet_jax.models import TCENet
+from tcenet_jax.progress import progress_bar
 
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv"}
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
-WRITERS = {".mp4": "mp4v", ".avi": "MJPG"}
 _END = object()
 
 
-@dataclasses.dataclass
-class FrameSource:
-    """A readable video or frame folder: metadata, and the frames as float32 RGB in [0, 1]."""
+class _Prefetch:
+    """Iterates ``items`` in a background thread (``maxsize`` ahead); re-raises its errors.
 
-    path: pathlib.Path
-    num_frames: int
-    fps: float
-    size: tuple[int, int]  # (height, width)
-    bit_depth: int  # 8 or 16
-    names: list[str]  # output frame names (the input names for a folder)
-    read: Callable[[], Iterator[np.ndarray]]
+    ``close`` stops the thread and joins it, also when the consumer stops early.
+    """
 
+    def __init__(self, items: Iterable, maxsize: int = 8):
+        self._queue: queue.Queue = queue.Queue(maxsize)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._produce, args=(iter(items),), daemon=True)
+        self._thread.start()
 
-def _to_rgb_float(image: np.ndarray | None, what: str) -> np.ndarray:
-    if image is None:
-        raise ValueError(f"{what}: cannot be decoded as an image (unreadable or truncated)")
-    if image.dtype == np.uint8:
-        scale = 255.0
-    elif image.dtype == np.uint16:
-        scale = 65535.0
-    else:
-        raise ValueError(f"{what}: unsupported pixel type {image.dtype} (8- or 16-bit expected)")
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=-1)
-    elif image.shape[-1] == 4:
-        image = image[..., :3]
-    return image[..., ::-1].astype(np.float32) / scale  # BGR -> RGB
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
-
-def open_frame_folder(path: pathlib.Path) -> FrameSource:
-    """A folder of image files, read in name order."""
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise ValueError(
-            f"{path}: no frames found (expected image files: {', '.join(sorted(IMAGE_SUFFIXES))})"
-        )
-    first = cv2.imread(str(files[0]), cv2.IMREAD_UNCHANGED)
-    first_rgb = _to_rgb_float(first, str(files[0]))
-
-    def read() -> Iterator[np.ndarray]:
-        for f in files:
-            frame = _to_rgb_float(cv2.imread(str(f), cv2.IMREAD_UNCHANGED), str(f))
-            if frame.shape != first_rgb.shape:
-                raise ValueError(
-                    f"{f}: size {frame.shape[:2]} differs from the first frame's "
-                    f"{first_rgb.shape[:2]} ({files[0].name})"
-                )
-            yield frame
-
-    return FrameSource(
-        path=path,
-        num_frames=len(files),
-        fps=25.0,
-        size=first_rgb.shape[:2],
-        bit_depth=16 if first.dtype == np.uint16 else 8,
-        names=[f.stem + ".png" for f in files],
-        read=read,
-    )
-
-
-def open_video(path: pathlib.Path) -> FrameSource:
-    """A video file read with OpenCV."""
-    capture = cv2.VideoCapture(str(path))
-    ok, first = capture.read() if capture.isOpened() else (False, None)
-    if not capture.isOpened():
-        raise ValueError(f"{path}: cannot be opened as a video")
-    if not ok:
-        capture.release()
-        raise ValueError(f"{path}: the video holds no readable frames")
-    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
-    count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-    capture.release()
-
-    def read() -> Iterator[np.ndarray]:
-        cap = cv2.VideoCapture(str(path))
+    def _produce(self, items: Iterator) -> None:
         try:
-            while True:
-                ok, frame = cap.read()
-                if not ok:
-                    return
-                yield _to_rgb_float(frame, str(path))
-        finally:
-            cap.release()
-
-    return FrameSource(
-        path=path,
-        num_frames=max(count, 1),
-        fps=float(fps),
-        size=first.shape[:2],
-        bit_depth=8,
-        names=[f"{i:05d}.png" for i in range(max(count, 1))],
-        read=read,
-    )
-
-
-def open_source(path: str | pathlib.Path) -> FrameSource:
-    """Opens a video file or a frame folder, with a clear error when it is neither."""
-    path = pathlib.Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"input not found: {path}")
-    if path.is_dir():
-        return open_frame_folder(path)
-    if path.suffix.lower() in IMAGE_SUFFIXES:
-        raise ValueError(f"{path} is a single image; give a video file or a folder of frames")
-    return open_video(path)
-
-
-class _Writer:
-    """Writes frames to a temporary video file or folder; ``commit`` renames it into place."""
-
-    def __init__(self, output: pathlib.Path, source: FrameSource, width: int, overwrite: bool):
-        self.output = output
-        self.overwrite = overwrite
-        self.is_video = output.suffix.lower() in VIDEO_SUFFIXES
-        self.bit_depth = 8 if self.is_video else source.bit_depth
-        self.names = source.names
-        self.count = 0
-        output.parent.mkdir(parents=True, exist_ok=True)
-        if self.is_video:
-            if output.suffix.lower() not in WRITERS:
-                raise ValueError(
-                    f"{output}: video output must be one of {', '.join(sorted(WRITERS))} "
-                    "(or give a folder name for PNG frames)"
-                )
-            fd, tmp = tempfile.mkstemp(
-                suffix=output.suffix, prefix=f".{output.stem}.", dir=output.parent
-            )
-            os.close(fd)
-            self.tmp = pathlib.Path(tmp)
-            fourcc = cv2.VideoWriter_fourcc(*WRITERS[output.suffix.lower()])
-            self.video = cv2.VideoWriter(str(self.tmp), fourcc, source.fps, (width, source.size[0]))
-            if not self.video.isOpened():
-                self.tmp.unlink(missing_ok=True)
-                raise OSError(f"{output}: OpenCV cannot write this video format")
-        else:
-            self.tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
-
-    def write(self, frame: np.ndarray) -> None:
-        scale = 65535.0 if self.bit_depth == 16 else 255.0
-        dtype = np.uint16 if self.bit_depth == 16 else np.uint8
-        bgr = np.ascontiguousarray((np.clip(frame, 0, 1) * scale + 0.5).astype(dtype)[..., ::-1])
-        if self.is_video:
-            self.video.write(bgr)
-        else:
-            name = (
-                self.names[self.count] if self.count < len(self.names) else f"{self.count:05d}.png"
-            )
-            if not cv2.imwrite(str(self.tmp / name), bgr):
-                raise OSError(f"cannot write {self.tmp / name}")
-        self.count += 1
-
-    def commit(self) -> None:
-        if self.is_video:
-            self.video.release()
-        if self.output.exists():
-            if not self.overwrite:  # appeared while we were working
-                raise FileExistsError(f"output {self.output} already exists")
-            if self.output.is_dir():
-                shutil.rmtree(self.output)
-            else:
-                self.output.unlink()
-        os.replace(self.tmp, self.output)
-
-    def abort(self) -> None:
-        if self.is_video:
-            self.video.release()
-            self.tmp.unlink(missing_ok=True)
-        else:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-def _threaded(iterator: Iterator, maxsize: int = 8) -> Iterator:
-    """Runs ``iterator`` in a background thread; re-raises its errors here."""
-    items: queue.Queue = queue.Queue(maxsize)
-
-    def produce():
-        try:
-            for item in iterator:
-                items.put(item)
+            for item in items:
+                if not self._put(item):
+                    break
         except BaseException as e:  # handed to the consumer
-            items.put(e)
-        items.put(_END)
+            self._put(e)
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()  # a generator's cleanup (closing the video file) runs in this thread
+        self._put(_END)
 
-    threading.Thread(target=produce, daemon=True).start()
-    while (item := items.get()) is not _END:
-        if isinstance(item, BaseException):
-            raise item
-        yield item
+    def __iter__(self) -> Iterator:
+        while (item := self._queue.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
-def check_paths(input_path: pathlib.Path, output: pathlib.Path, overwrite: bool) -> None:
-    """Refuses to write over the input, or over an existing output without ``overwrite``."""
-    if output.resolve() == input_path.resolve() or input_path.resolve() in output.resolve().parents:
+class _WriterThread:
+    """Encodes frames handed to ``put`` in a background thread; ``finish`` joins it and
+    re-raises the first error the writer met."""
+
+    def __init__(self, writer, timestamp: Callable[[int], int]):
+        self._writer = writer
+        self._timestamp = timestamp
+        self._queue: queue.Queue = queue.Queue(16)
+        self._stopped = False
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        index = 0
+        while (frame := self._queue.get()) is not _END:
+            if self.error is not None or self._stopped:
+                continue  # drain, so that ``put`` never blocks
+            try:
+                self._writer.write(frame, self._timestamp(index))
+            except BaseException as e:
+                self.error = e
+            index += 1
+
+    def put(self, frame: np.ndarray) -> None:
+        self._queue.put(frame)
+
+    def _join(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(_END)
+            self._thread.join()
+
+    def finish(self) -> None:
+        """Waits for every frame to be encoded; re-raises the writer's error."""
+        self._join()
+        if self.error is not None:
+            raise self.error
+
+    def stop(self) -> None:
+        """Drops the frames still queued and joins the thread."""
+        self._stopped = True
+        self._join()
+
+
+def output_is_video(output: pathlib.Path) -> bool:
+    """Whether OUTPUT names a video file (a video suffix) rather than a frame folder."""
+    return output.suffix.lower() in video_io.VIDEO_EXTENSIONS
+
+
+def check_output(
+    input_path: str | pathlib.Path,
+    output: str | pathlib.Path,
+    *,
+    overwrite: bool = False,
+    codec: str | None = None,
+    crf: int | None = None,
+) -> None:
+    """Every check on the paths and output options, before anything is loaded or run.
+
+    Refuses an output that is the input, holds it or lies inside it (even with
+    ``overwrite``), an existing output without ``overwrite``, a missing input, and a
+    codec / CRF the output cannot take (ValueError, FileExistsError, FileNotFoundError).
+    """
+    input_path, output = pathlib.Path(input_path), pathlib.Path(output)
+    if not input_path.exists():
+        raise FileNotFoundError(f"input not found: {input_path}")
+    source, target = input_path.resolve(), output.resolve()
+    if (
+        target == source
+        or source in target.parents
+        or (output.exists() and output.samefile(input_path))
+    ):
         raise ValueError(f"output {output} would overwrite the input {input_path}")
+    if target in source.parents:
+        raise ValueError(f"output {output} contains the input {input_path}; choose another path")
     if output.exists() and not overwrite:
         raise FileExistsError(f"output {output} already exists; pass --overwrite to replace it")
-    if output.resolve() in input_path.resolve().parents:
-        raise ValueError(f"output {output} contains the input {input_path}; choose another path")
+    if output_is_video(output):
+        video_io.check_video_output(output, codec, crf)
+    elif codec is not None or crf is not None:
+        raise ValueError(
+            f"--codec and --crf apply to video outputs ({', '.join(video_io.VIDEO_CONTAINERS)}); "
+            f"{output} is a frame folder"
+        )
+
+
+def open_writer(
+    output: pathlib.Path,
+    source: video_io.VideoSource,
+    width: int,
+    *,
+    codec: str | None,
+    crf: int | None,
+    overwrite: bool,
+) -> video_io.VideoWriter | video_io.FrameFolderWriter:
+    """The writer for OUTPUT: a video like the source's (timestamps, colour, bit depth,
+    audio), or PNG frames with the source's frame names."""
+    if output_is_video(output):
+        return video_io.VideoWriter(
+            output,
+            size=(source.size[0], width),
+            rate=source.rate,
+            time_base=source.time_base,
+            codec=codec,
+            crf=crf,
+            bit_depth=source.source_depth,
+            color=source.color,
+            source=source.path if source.is_video else None,
+            overwrite=overwrite,
+        )
+    names = [f"{p.stem}.png" for p in source.files] if source.files else []
+    return video_io.FrameFolderWriter(
+        output, names, bit_depth=source.bit_depth, overwrite=overwrite
+    )
 
 
 def enhance_file(
@@ -250,68 +207,65 @@ def enhance_file(
     tile: int | None = None,
     tile_overlap: int = 32,
     side_by_side: bool = False,
+    codec: str | None = None,
+    crf: int | None = None,
     overwrite: bool = False,
     progress: bool = True,
-) -> dict[str, float]:
-    """Enhances INPUT into OUTPUT (see the module doc); returns frames and frames/s."""
+) -> dict:
+    """Enhances INPUT into OUTPUT (see the module doc).
+
+    Returns ``frames``, ``seconds``, ``fps`` (frames/s) and ``warnings`` (streams of the
+    input that could not be copied as they are). Raises BadDataError (a ValueError) for
+    unreadable input, OSError when the output cannot be written (nothing is left behind).
+    """
     input_path, output = pathlib.Path(input_path), pathlib.Path(output)
-    source = open_source(input_path)
-    check_paths(input_path, output, overwrite)
+    check_output(input_path, output, overwrite=overwrite, codec=codec, crf=crf)
+    source = video_io.open_frames(input_path)
     width = source.size[1] * (2 if side_by_side else 1)
-    writer = _Writer(output, source, width, overwrite)
+    writer = open_writer(output, source, width, codec=codec, crf=crf, overwrite=overwrite)
     inputs: collections.deque = collections.deque()
 
-    def remember(frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    def remember(frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         for frame in frames:
             if side_by_side:
                 inputs.append(frame)
             yield frame
 
     start = time.perf_counter()
-    written: queue.Queue = queue.Queue(16)
-    errors: list[BaseException] = []
-
-    def write_all():
-        try:
-            while (frame := written.get()) is not _END:
-                writer.write(frame)
-        except BaseException as e:
-            errors.append(e)
-            while written.get() is not _END:  # drain so the producer never blocks
-                pass
-
-    thread = threading.Thread(target=write_all, daemon=True)
-    thread.start()
+    reader = _Prefetch(source.frames())
+    encoder = _WriterThread(writer, source.timestamp)
     try:
-        with tqdm(
+        with progress_bar(
             total=source.num_frames,
-            unit="frame",
+            unit=" frames",
             disable=not progress,
             desc=f"enhancing {input_path.name}",
         ) as bar:
-            frames = remember(_threaded(source.read()))
             for out in enhance_frames(
-                model, frames, batch=batch, cached=cached, tile=tile, tile_overlap=tile_overlap
-            ):
-                if errors:
+                model, remember(reader), batch=batch, cached=cached, tile=tile,
+                tile_overlap=tile_overlap,
+            ):  # fmt: skip
+                if encoder.error is not None:
                     break
                 if side_by_side:
                     out = np.concatenate([inputs.popleft(), out], axis=1)
-                written.put(out)
+                encoder.put(out)
                 bar.update(1)
+        encoder.finish()
+        writer.commit()
     except BaseException:
-        written.put(_END)
-        thread.join()
+        encoder.stop()
         writer.abort()
         raise
-    written.put(_END)
-    thread.join()
-    if errors:
-        writer.abort()
-        raise errors[0]
-    writer.commit()
+    finally:
+        reader.close()
     seconds = time.perf_counter() - start
-    return {"frames": writer.count, "seconds": seconds, "fps": writer.count / seconds}
+    return {
+        "frames": writer.count,
+        "seconds": seconds,
+        "fps": writer.count / seconds,
+        "warnings": list(writer.warnings),
+    }
 
 
 def load_checkpoint(path: str | pathlib.Path, *, dtype=jnp.float32) -> TCENet:
@@ -331,7 +285,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m tcenet_jax.enhance", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("input", help="video file or folder of frames")
-    parser.add_argument("output", help="video file (.mp4/.avi) or folder for PNG frames")
+    parser.add_argument(
+        "output", help="video file (.mp4/.mov/.mkv) or folder for PNG frames (any other name)"
+    )
     parser.add_argument(
         "--checkpoint",
         required=True,
@@ -354,14 +310,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tile-overlap", type=int, default=32, help="tile overlap in pixels")
     parser.add_argument("--side-by-side", action="store_true", help="write input | enhanced")
     parser.add_argument(
+        "--codec",
+        choices=tuple(video_io.VIDEO_CODECS),
+        default=None,
+        help="video codec (default h264; ffv1 is lossless, .mkv only)",
+    )
+    parser.add_argument(
+        "--crf",
+        type=int,
+        default=None,
+        help="quality, lower is better (defaults: h264 18, hevc 20, av1 28)",
+    )
+    parser.add_argument(
         "--no-cache",
         action="store_true",
         help="run the naive sliding window (the whole network per window: two encoder and "
         "two decoder passes per frame)",
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an existing OUTPUT (never the input)"
+    )
     args = parser.parse_args(argv)
+    options = {"overwrite": args.overwrite, "codec": args.codec, "crf": args.crf}
     try:
+        check_output(args.input, args.output, **options)  # before the model is loaded
+        video_io.open_frames(args.input)  # an unreadable input, too
         model = load_checkpoint(args.checkpoint, dtype=jnp.dtype(args.dtype))
         stats = enhance_file(
             args.input,
@@ -372,11 +345,13 @@ def main(argv: list[str] | None = None) -> int:
             tile=args.tile,
             tile_overlap=args.tile_overlap,
             side_by_side=args.side_by_side,
-            overwrite=args.overwrite,
+            **options,
         )
     except (OSError, ValueError, FrameTooLargeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    for warning in stats["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"wrote {args.output}: {stats['frames']} frames, {stats['fps']:.2f} frames/s")
     return 0
 

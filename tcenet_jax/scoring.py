@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from raft_jax.flow_io import atomic_write
-from tcenet_jax import metrics, protocols
+from tcenet_jax import metrics, protocols, video_io
 from tcenet_jax.progress import progress_bar
 
 TEMPORAL_METRICS = ("warping_error", "mabd_mse")
@@ -303,26 +303,18 @@ def write_report(
 
 
 def _list_frames(folder: pathlib.Path) -> list[pathlib.Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    """The PNG frames of a folder in natural name order (none: an empty list)."""
+    if not any(p.suffix.lower() in IMAGE_SUFFIXES for p in folder.iterdir()):
+        return []
+    return video_io.list_frames(folder, extensions=IMAGE_SUFFIXES)
 
 
 def _read_frames(paths: Sequence[pathlib.Path]) -> np.ndarray:
-    """8- or 16-bit RGB PNGs -> (T, H, W, 3) float32 in [0, 1]."""
-    # Stricter than video_io.read_image, which repeats gray frames on 3 channels and drops
-    # alpha: a prediction or ground-truth frame that is not RGB is an error here.
+    """8- or 16-bit RGB PNGs -> (T, H, W, 3) float32 in [0, 1]; gray or alpha frames refused."""
     frames = []
     for path in paths:
-        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if image is None:
-            raise ValueError(f"{path}: cannot be read as an image")
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError(f"{path}: expected an RGB image, got shape {image.shape}")
-        if image.dtype not in (np.uint8, np.uint16):
-            raise ValueError(f"{path}: expected 8- or 16-bit pixels, got {image.dtype}")
-        scale = 255.0 if image.dtype == np.uint8 else 65535.0
-        frames.append(image[..., ::-1].astype(np.float32) / scale)
-        if frames[-1].shape != frames[0].shape:
-            raise ValueError(f"{path}: size {frames[-1].shape} differs from {paths[0]}")
+        frames.append(video_io.read_image(path, rgb_only=True))
+        video_io.check_size(f"{path}", frames[-1].shape, frames[0].shape, f"{paths[0]}")
     return np.stack(frames)
 
 
@@ -339,7 +331,8 @@ def score_prediction_folders(
 ) -> tuple[list[VideoScores], list[Preview]]:
     """Scores ``predictions/<video>/<frame>.png`` against ``ground_truth/<video>/<frame>.png``.
 
-    Frames pair by file name; a frame's index is its position in the sorted ground-truth folder.
+    Frames pair by file name; a frame's index is its position in the ground-truth folder, in
+    natural name order (``2.png`` before ``10.png``).
     With ``protocol`` (``protocols.PROTOCOLS``) the frames it scores must all be predicted; without
     one, every predicted frame is scored (they must be consecutive ground-truth frames).
     ``flow_fn`` computes flows and occlusions on the ground truth for the warping error (skipped

@@ -4,8 +4,9 @@
     python -m tcenet_jax.synthesize stills IMG [IMG ...] --output OUT [--num-frames 12] ...
     python -m tcenet_jax.synthesize demo [--data-root data]
 
-``videos`` darkens normal-light videos (frame folders, or mp4/avi/mov files read
-with OpenCV; a folder holding several of them counts as that many videos).
+``videos`` darkens normal-light videos (frame folders in natural name order, or
+video files decoded by ``video_io`` with PyAV: mp4, mov, mkv, avi, ...; a folder
+holding several of them counts as that many videos).
 ``stills`` renders moving clips from photos with exact optical flow, then darkens
 them. ``demo`` builds the embedded demo dataset from ``data/samples`` (and its
 TFDS version). Output layout::

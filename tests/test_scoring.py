@@ -247,3 +247,21 @@ def test_score_prediction_folders_errors(tmp_path):
     cv2.imwrite(str(tmp_path / "gt" / "a" / names[2]), np.zeros((32, 48), np.uint8))
     with pytest.raises(ValueError, match=r"00002.png: expected an RGB image"):
         scoring.score_prediction_folders(tmp_path / "pred", tmp_path / "gt", progress=False)
+
+
+def test_frame_names_pair_and_sort_naturally(tmp_path):
+    gt = _video(12, seed=6)
+    pred = np.clip(gt + 0.05 * np.random.default_rng(7).standard_normal(gt.shape), 0, 1)
+    results = []
+    for layout, names in (("plain", [f"{i}.png" for i in range(1, 13)]),
+                          ("padded", [f"{i:02d}.png" for i in range(1, 13)])):  # fmt: skip
+        _write_video(tmp_path / layout / "gt" / "v", gt, names)
+        _write_video(tmp_path / layout / "pred" / "v", pred, names)
+        (video,), _ = scoring.score_prediction_folders(
+            tmp_path / layout / "pred", tmp_path / layout / "gt", progress=False
+        )
+        results.append(video)
+    plain, padded = results
+    assert plain.frames == padded.frames == list(range(12))
+    assert plain.per_frame == padded.per_frame
+    assert plain.temporal["mabd_mse"] == padded.temporal["mabd_mse"]

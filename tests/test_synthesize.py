@@ -11,6 +11,7 @@ import pytest
 from raft_jax import backward_warp
 from tcenet_jax import synthesize
 from tcenet_jax.video_io import BadDataError, read_flo, read_frames, read_image, write_png
+from tests.videos import moving_frames, write_video
 
 SAMPLES = pathlib.Path(__file__).resolve().parents[1] / "data" / "samples"
 
@@ -108,12 +109,8 @@ def test_videos_from_file_and_frame_folder(tmp_path):
     folder = tmp_path / "inputs" / "walk"
     for t in range(4):
         write_png(folder / f"{t:05d}.png", rng.random((16, 24, 3)).astype(np.float32))
-    writer = cv2.VideoWriter(
-        str(tmp_path / "inputs" / "pan.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (24, 16)
-    )
-    for _ in range(3):
-        writer.write((rng.random((16, 24, 3)) * 255).astype(np.uint8))
-    writer.release()
+    pan = [(rng.random((16, 24, 3)) * 255).astype(np.uint8) for _ in range(3)]
+    write_video(tmp_path / "inputs" / "pan.avi", pan, rate=10, codec="mjpeg", pix_fmt="yuvj420p")
     out = synthesize.synthesize_from_videos(
         [tmp_path / "inputs"], tmp_path / "a", seed=1, model="raw"
     )
@@ -128,6 +125,20 @@ def test_videos_from_file_and_frame_folder(tmp_path):
     assert params["num_frames"] == 4 and params["low_light"]["model"] == "raw"
     limited = synthesize.synthesize_from_videos([folder], tmp_path / "c", max_frames=2)
     assert len(list((limited / "normal" / "walk").iterdir())) == 2
+
+
+def test_frame_names_sort_naturally(tmp_path):
+    frames = moving_frames(12, 16, 24)
+    for layout, names in (("plain", [f"{i}.png" for i in range(1, 13)]),
+                          ("padded", [f"{i:02d}.png" for i in range(1, 13)])):  # fmt: skip
+        for name, frame in zip(names, frames):
+            write_png(tmp_path / layout / "clip" / name, frame)
+    plain = synthesize.synthesize_from_videos([tmp_path / "plain"], tmp_path / "a", seed=2)
+    padded = synthesize.synthesize_from_videos([tmp_path / "padded"], tmp_path / "b", seed=2)
+    assert _tree(plain) == _tree(padded)
+    np.testing.assert_array_equal(
+        read_frames(plain / "normal" / "clip")[0], np.stack(frames) / np.float32(255)
+    )
 
 
 def test_cli_stills(stills, tmp_path, capsys):
