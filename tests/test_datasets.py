@@ -425,3 +425,16 @@ def test_build_command(tmp_path, capsys):
     np.testing.assert_array_equal(frame, _authors_resize(stored)[..., ::-1])
     assert main([*args, "--data_dir", str(tmp_path / "x"), "--resize_to", "wide"]) == 1
     assert "error: resize_to must be" in capsys.readouterr().err
+
+
+def test_first_build_prints_no_misleading_noise(tmp_path, capsys, caplog):
+    """No TFDS "Downloading and preparing" for local files, no warning about the missing
+    dataset_info.json of a dataset not built yet, and no progress bars in a log."""
+    manual = DATASETS / "sdsd" / "dummy_data"
+    with caplog.at_level("INFO"):
+        _build(tmp_path, "sdsd", manual, "indoor", resize_to="none")
+    out = capsys.readouterr()
+    assert "Downloading" not in out.out + out.err
+    assert "building dataset sdsd" in out.out and "built dataset sdsd" in out.out
+    assert "\r" not in out.err and "\x1b[" not in out.err  # pytest's streams are no terminal
+    assert "dataset_info.json" not in caplog.text
