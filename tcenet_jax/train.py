@@ -339,98 +339,99 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
         data_wait += time.perf_counter() - wait_start
         return batch
 
-    run_start = time.perf_counter()
-    train_step = None
-    if start_step < num_steps:
-        # Compiled before the bar starts, so that its rate and ETA count training steps only.
-        first_batch = next_batch()
-        if is_chief:
-            print("compiling the training step (once per run)...", flush=True)
-        compile_start = time.perf_counter()
-        train_step = jitted_step.lower(state, frozen, first_batch).compile()
-        compile_seconds = time.perf_counter() - compile_start
-        if is_chief:
-            print(f"compiled in {compile_seconds:.0f} s", flush=True)
-    data_wait = 0.0
-    step_timer = time.perf_counter()
+    # SIGTERM/SIGINT from here on (compilation included) end with a checkpoint.
+    with _Interrupted() as interrupted:
+        run_start = time.perf_counter()
+        train_step = None
+        if start_step < num_steps:
+            # Compiled before the bar starts, so that its rate and ETA count training steps only.
+            first_batch = next_batch()
+            if is_chief:
+                print("compiling the training step (once per run)...", flush=True)
+            compile_start = time.perf_counter()
+            train_step = jitted_step.lower(state, frozen, first_batch).compile()
+            compile_seconds = time.perf_counter() - compile_start
+            if is_chief:
+                print(f"compiled in {compile_seconds:.0f} s", flush=True)
+        data_wait = 0.0
+        step_timer = time.perf_counter()
 
-    def flush(step: int) -> dict[str, float]:
-        """Checks the pending losses for NaN/inf and writes their mean."""
-        host = jax.device_get(pending)
-        for s, m in host:
-            if not np.isfinite(m["total"]):
-                raise NonFiniteLossError(
-                    f"non-finite training loss ({m['total']}) at step {s}: "
-                    + ", ".join(f"{k}={float(v):.4g}" for k, v in sorted(m.items()))
-                    + f". Stopped; the last good checkpoint is step {last_saved} in "
-                    f"{checkpointer.directory}"
-                )
-        pending.clear()
-        means = {f"train/{k}": float(np.mean([m[k] for _, m in host])) for k in host[0][1]}
-        if writer:
+        def flush(step: int) -> dict[str, float]:
+            """Checks the pending losses for NaN/inf and writes their mean."""
+            host = jax.device_get(pending)
             for s, m in host:
-                writer.jsonl({"step": s, **{f"train/{k}": float(v) for k, v in m.items()}})
-        return means
-
-    with (
-        _Interrupted() as interrupted,
-        progress_bar(
-            total=num_steps, initial=start_step, disable=not is_chief, unit="step", desc="training"
-        ) as bar,
-    ):
-        steps_done = StepCounter(bar)
-
-        for step in range(start_step + 1, num_steps + 1):
-            batch = first_batch if step == start_step + 1 else next_batch()
-            state, step_metrics, previews = train_step(state, frozen, batch)
-            steps_done.dispatched(step, step_metrics)
-            pending.append((step, step_metrics))
-
-            end_of_epoch = step % steps_per_epoch == 0
-            log_now = step % config.log_every_steps == 0 or step == num_steps or end_of_epoch
-            if log_now or interrupted.signum is not None:
-                steps_logged = len(pending)
-                summary = flush(step)
-                steps_done.done(step)
-                elapsed = time.perf_counter() - step_timer
-                summary["train/steps_per_second"] = steps_logged / max(elapsed, 1e-9)
-                summary["train/data_wait_fraction"] = data_wait / max(elapsed, 1e-9)
-                bar.set_postfix(loss=f"{summary['train/total']:.4f}", refresh=False)
-                if writer:
-                    writer.scalars(step, summary)
-            if writer and step % config.image_every_steps == 0:
-                writer.images(step, jax.device_get(previews))
-
-            val = None
-            epoch = step // steps_per_epoch
-            if end_of_epoch and epoch % config.eval_every_epochs == 0:
-                val = validate(lambda c, s=state: eval_forward(s["params"], s["rest"], c), config)
-                if val and writer:
-                    writer.scalars(step, val)
-                    bar.write(
-                        f"epoch {epoch}: " + ", ".join(f"{k}={v:.4f}" for k, v in val.items())
+                if not np.isfinite(m["total"]):
+                    raise NonFiniteLossError(
+                        f"non-finite training loss ({m['total']}) at step {s}: "
+                        + ", ".join(f"{k}={float(v):.4g}" for k, v in sorted(m.items()))
+                        + f". Stopped; the last good checkpoint is step {last_saved} in "
+                        f"{checkpointer.directory}"
                     )
-                summary.update(val)
-            if (
-                step % config.checkpoint_every_steps == 0
-                or step == num_steps
-                or val
-                or interrupted.signum is not None
-            ):
-                if pending:
-                    summary.update(flush(step))
-                steps_done.done(step)
-                save(step, val)
-                last_saved = step
-            if interrupted.signum is not None:
-                bar.write(
-                    f"stopped by signal {interrupted.signum} at step {step}; "
-                    f"checkpoint saved in {checkpointer.directory}"
-                )
-                summary["interrupted_by_signal"] = interrupted.signum
-                break
-            if log_now:  # validation and checkpoints do not count as training time
-                step_timer, data_wait = time.perf_counter(), 0.0
+            pending.clear()
+            means = {f"train/{k}": float(np.mean([m[k] for _, m in host])) for k in host[0][1]}
+            if writer:
+                for s, m in host:
+                    writer.jsonl({"step": s, **{f"train/{k}": float(v) for k, v in m.items()}})
+            return means
+
+        with progress_bar(
+            total=num_steps, initial=start_step, disable=not is_chief, unit="step", desc="training"
+        ) as bar:
+            steps_done = StepCounter(bar)
+
+            for step in range(start_step + 1, num_steps + 1):
+                batch = first_batch if step == start_step + 1 else next_batch()
+                state, step_metrics, previews = train_step(state, frozen, batch)
+                steps_done.dispatched(step, step_metrics)
+                pending.append((step, step_metrics))
+
+                end_of_epoch = step % steps_per_epoch == 0
+                log_now = step % config.log_every_steps == 0 or step == num_steps or end_of_epoch
+                if log_now or interrupted.signum is not None:
+                    steps_logged = len(pending)
+                    summary = flush(step)
+                    steps_done.done(step)
+                    elapsed = time.perf_counter() - step_timer
+                    summary["train/steps_per_second"] = steps_logged / max(elapsed, 1e-9)
+                    summary["train/data_wait_fraction"] = data_wait / max(elapsed, 1e-9)
+                    bar.set_postfix(loss=f"{summary['train/total']:.4f}", refresh=False)
+                    if writer:
+                        writer.scalars(step, summary)
+                if writer and step % config.image_every_steps == 0:
+                    writer.images(step, jax.device_get(previews))
+
+                val = None
+                epoch = step // steps_per_epoch
+                if end_of_epoch and epoch % config.eval_every_epochs == 0:
+                    val = validate(
+                        lambda c, s=state: eval_forward(s["params"], s["rest"], c), config
+                    )
+                    if val and writer:
+                        writer.scalars(step, val)
+                        bar.write(
+                            f"epoch {epoch}: " + ", ".join(f"{k}={v:.4f}" for k, v in val.items())
+                        )
+                    summary.update(val)
+                if (
+                    step % config.checkpoint_every_steps == 0
+                    or step == num_steps
+                    or val
+                    or interrupted.signum is not None
+                ):
+                    if pending:
+                        summary.update(flush(step))
+                    steps_done.done(step)
+                    save(step, val)
+                    last_saved = step
+                if interrupted.signum is not None:
+                    bar.write(
+                        f"stopped by signal {interrupted.signum} at step {step}; "
+                        f"checkpoint saved in {checkpointer.directory}"
+                    )
+                    summary["interrupted_by_signal"] = interrupted.signum
+                    break
+                if log_now:  # validation and checkpoints do not count as training time
+                    step_timer, data_wait = time.perf_counter(), 0.0
     checkpointer.close()
     if writer:
         writer.close()

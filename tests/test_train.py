@@ -334,15 +334,6 @@ def test_run_ends_with_a_summary_of_what_ran_and_what_to_run_next(trained, capsy
     )
 
 
-def test_best_step_is_tracked_through_validation(tmp_path, demo_root, capsys):
-    # 9 training clips x repeat 1 / batch 4: an epoch is 3 steps; validate after each.
-    config = tiny_config(demo_root, num_train_steps=3, eval_every_epochs=1, **{"data.repeat": 1})
-    summary = train.train_and_evaluate(config, tmp_path / "run")
-    assert summary["best_step"] == 3 and np.isfinite(summary["best_psnr"])
-    out = capsys.readouterr().out
-    assert "best validation PSNR" in out and "compiled in" in out
-
-
 def test_outputs_get_the_users_umask(trained):
     workdir, _ = trained
     for path in (workdir / "config.json", workdir / "metrics.jsonl"):
@@ -360,13 +351,23 @@ def test_config_json_is_the_effective_config(trained, demo_root):
     assert written == json.loads(json.dumps(effective.to_dict(), default=str))
 
 
-def test_real_only_training_runs(tmp_path, demo_root):
-    config = tiny_config(demo_root, **{"data.synthetic.builder": ""})
+def test_real_only_training_runs_and_tracks_the_best_step(tmp_path, demo_root, capsys):
+    # 9 training clips x repeat 1 / batch 4: an epoch is 3 steps, validated at its end.
+    config = tiny_config(
+        demo_root,
+        num_train_steps=3,
+        eval_every_epochs=1,
+        **{"data.synthetic.builder": "", "data.repeat": 1},
+    )
     summary = train.train_and_evaluate(config, tmp_path / "run")
-    assert summary["steps_run"] == 2 and np.isfinite(summary["train/total"])
+    assert summary["steps_run"] == 3 and np.isfinite(summary["train/total"])
     records = read_losses(tmp_path / "run")
-    assert sorted(records) == [1, 2]
+    assert sorted(records) == [1, 2, 3]
     assert not any(key.startswith("train/synthetic/") for key in records[1])
     assert "train/real/charbonnier" in records[1]
     written = json.loads((tmp_path / "run" / "config.json").read_text())
     assert written["loss"]["synthetic"] == {"temporal": 0.0}
+    assert summary["best_step"] == 3 and np.isfinite(summary["best_psnr"])
+    out = capsys.readouterr().out
+    assert "best validation PSNR" in out and "compiled in" in out
+    assert "no synthetic source" in out
