@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from raft_jax import checkpoint
+from raft_jax import cli, model_dir
 from raft_jax.extractor import BottleneckBlock, ResidualBlock
 from raft_jax.raft import RAFT, RAFTSmall
 from raft_jax.torch_weights import (
@@ -184,7 +184,7 @@ def convert_raft(
     overwrite: bool = False,
 ) -> pathlib.Path:
     """Converts released RAFT weights into an Orbax model directory."""
-    return checkpoint.convert_to_directory(
+    return model_dir.convert_to_directory(
         lambda: load_official_raft(input_path, small=small),
         input_path,
         output_dir,
@@ -193,7 +193,7 @@ def convert_raft(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = cli.ArgumentParser(
         prog="python -m raft_jax.convert",
         description="Convert released RAFT weights (princeton-vl or torchvision) to Orbax.",
     )
@@ -206,13 +206,12 @@ def main(argv: list[str] | None = None) -> int:
     variant.add_argument("--large", dest="small", action="store_false", help="insist on RAFT")
     parser.add_argument("--overwrite", action="store_true", help="replace OUTPUT_DIR if present")
     args = parser.parse_args(argv)
-    try:
-        out = convert_raft(args.input, args.output_dir, small=args.small, overwrite=args.overwrite)
-    except (OSError, ValueError, ImportError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    return cli.run(lambda: _convert(args))
+
+
+def _convert(args: argparse.Namespace) -> None:
+    out = convert_raft(args.input, args.output_dir, small=args.small, overwrite=args.overwrite)
     print(f"wrote {out}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -22,8 +22,10 @@ import sys
 import cv2
 import numpy as np
 
+from raft_jax import cli
 from raft_jax.estimate import estimate_flow, read_rgb
-from raft_jax.flow_io import atomic_write, write_flo
+from raft_jax.files import atomic_write
+from raft_jax.flow_io import write_flo
 from raft_jax.flow_viz import flow_to_image
 from raft_jax.raft import load_raft
 
@@ -95,7 +97,7 @@ def compute_flow_files(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = cli.ArgumentParser(
         prog="python -m raft_jax.flow",
         description="Optical flow from IMG1 to IMG2 with a converted RAFT model.",
     )
@@ -110,27 +112,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     args = parser.parse_args(argv)
-    try:
-        flow = compute_flow_files(
-            args.image1,
-            args.image2,
-            args.checkpoint,
-            args.out,
-            flo=args.flo,
-            iters=args.iters,
-            max_flow=args.max_flow,
-            overwrite=args.overwrite,
-        )
-    except (OSError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    return cli.run(lambda: _flow(args))
+
+
+def _flow(args: argparse.Namespace) -> None:
+    flow = compute_flow_files(
+        args.image1,
+        args.image2,
+        args.checkpoint,
+        args.out,
+        flo=args.flo,
+        iters=args.iters,
+        max_flow=args.max_flow,
+        overwrite=args.overwrite,
+    )
     magnitude = np.sqrt(np.sum(flow**2, axis=-1))
     print(f"wrote {args.out}" + (f" and {args.flo}" if args.flo else ""))
     print(
         f"flow {flow.shape[1]}x{flow.shape[0]}: mean |flow| {magnitude.mean():.2f} px, "
         f"max {magnitude.max():.2f} px"
     )
-    return 0
 
 
 if __name__ == "__main__":

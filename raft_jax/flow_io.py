@@ -2,16 +2,17 @@
 
 Layout (little-endian): the float32 magic number 202021.25 (the bytes ``PIEH``),
 int32 width, int32 height, then H × W × 2 float32 values, row-major with u and v
-interleaved. Writes are atomic (a temporary file beside the target, then a rename).
+interleaved. Writes are atomic (``raft_jax.files.atomic_write``).
 """
 
 from __future__ import annotations
 
 import os
 import pathlib
-import tempfile
 
 import numpy as np
+
+from raft_jax.files import atomic_write
 
 FLO_MAGIC = 202021.25
 _HEADER_BYTES = 12
@@ -21,45 +22,6 @@ PathLike = str | os.PathLike
 
 class FlowFileError(ValueError):
     """A ``.flo`` file is missing, truncated or not a flow file (the message names it)."""
-
-
-def current_umask() -> int:
-    """The process's file-mode creation mask (from /proc where Linux has it, which leaves the
-    mask untouched; elsewhere set and restored at once)."""
-    try:
-        for line in pathlib.Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except OSError:
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def apply_umask(path: PathLike) -> None:
-    """Gives a file or folder made by ``tempfile`` (0600 / 0700) the permissions ordinary
-    creation would: 0666 or 0777 less the umask."""
-    path = pathlib.Path(path)
-    os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~current_umask())
-
-
-def atomic_write(path: PathLike, data: bytes) -> None:
-    """Writes ``data`` to ``path`` through a temporary file in the same folder and a rename.
-
-    The file gets the permissions of an ordinary write (0666 less the umask).
-    """
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        apply_umask(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def encode_flo(flow: np.ndarray) -> bytes:

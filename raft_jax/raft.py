@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from raft_jax import checkpoint
+from raft_jax import model_dir
 from raft_jax.corr import correlation_pyramid, lookup
 from raft_jax.extractor import Encoder
 from raft_jax.update import UpdateBlock
@@ -223,4 +223,4 @@ MODELS = {"RAFT": RAFT, "RAFTSmall": RAFTSmall}
 
 def load_raft(directory: str | pathlib.Path) -> RAFT | RAFTSmall:
     """Restores a model directory written by ``python -m raft_jax.convert``."""
-    return checkpoint.restore_model(directory, MODELS)
+    return model_dir.restore_model(directory, MODELS)

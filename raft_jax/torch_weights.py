@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from raft_jax.flow_io import atomic_write
+from raft_jax.files import atomic_write
 
 
 class CheckpointMismatchError(ValueError):

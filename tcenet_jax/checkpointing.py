@@ -23,7 +23,7 @@ import orbax.checkpoint as ocp
 from flax import nnx
 from orbax.checkpoint.checkpoint_managers import preservation_policy as policies
 
-from raft_jax import checkpoint as model_io
+from raft_jax import model_dir
 from tcenet_jax.models import TCENet
 
 BEST_METRIC = "val/psnr"
@@ -130,7 +130,7 @@ def load_model(
         return TCENet(**config, dtype=dtype, attention_chunk=attention_chunk, rngs=rngs)
 
     if (path / "model.json").is_file():
-        return model_io.restore_model(path, {"TCENet": build})
+        return model_dir.restore_model(path, {"TCENet": build})
     step_dir = _find_step_dir(path)
     if step_dir is None:
         raise FileNotFoundError(

@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from raft_jax import checkpoint as model_io
+from raft_jax import cli, model_dir
 from raft_jax.convert import convert_raft, export_raft
 from raft_jax.raft import load_raft
 from raft_jax.torch_weights import (
@@ -127,7 +127,7 @@ def load_official_tcenet(
 
 def convert_tcenet(input_path: str, output_dir: str, *, overwrite: bool = False) -> pathlib.Path:
     """Converts an official TCE-Net ``.pth`` into an Orbax model directory."""
-    return model_io.convert_to_directory(
+    return model_dir.convert_to_directory(
         lambda: load_official_tcenet(input_path),
         input_path,
         output_dir,
@@ -138,7 +138,7 @@ def convert_tcenet(input_path: str, output_dir: str, *, overwrite: bool = False)
 
 def convert_vgg19(input_path: str, output_dir: str, *, overwrite: bool = False) -> pathlib.Path:
     """Converts torchvision's VGG19 ``.pth`` into an Orbax model directory (layers to relu4_2)."""
-    return model_io.convert_to_directory(
+    return model_dir.convert_to_directory(
         lambda: load_torchvision_vgg19(input_path), input_path, output_dir, overwrite=overwrite
     )
 
@@ -182,7 +182,7 @@ def export_model(
             "`python -m tcenet_jax.convert` or `python -m raft_jax.convert`) or a training workdir"
         )
     if (source / "model.json").is_file():
-        name, read = model_io.read_model_metadata(source).get("model"), source
+        name, read = model_dir.read_model_metadata(source).get("model"), source
     else:  # a training run: its checkpoints are what is read
         name = "TCENet"
         read = source / "checkpoints" if (source / "checkpoints").is_dir() else source
@@ -222,7 +222,7 @@ CONVERTERS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = cli.ArgumentParser(
         prog="python -m tcenet_jax.convert",
         description="Convert official PyTorch weights to Orbax checkpoints, or export them back.",
     )
@@ -233,13 +233,12 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("output", help=target)
         command.add_argument("--overwrite", action="store_true", help="replace OUTPUT if present")
     args = parser.parse_args(argv)
-    try:
-        out = CONVERTERS[args.kind][0](args.input, args.output, overwrite=args.overwrite)
-    except (OSError, ValueError, ImportError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    return cli.run(lambda: _convert(args))
+
+
+def _convert(args: argparse.Namespace) -> None:
+    out = CONVERTERS[args.kind][0](args.input, args.output, overwrite=args.overwrite)
     print(f"wrote {out}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -28,8 +28,9 @@ from collections.abc import Callable, Iterable, Iterator
 import jax.numpy as jnp
 import numpy as np
 
+from raft_jax import cli
 from tcenet_jax import video_io
-from tcenet_jax.inference import FrameTooLargeError, enhance_frames
+from tcenet_jax.inference import enhance_frames
 from tcenet_jax.models import TCENet
 from tcenet_jax.progress import progress_bar
 
@@ -281,7 +282,7 @@ def load_checkpoint(path: str | pathlib.Path, *, dtype=jnp.float32) -> TCENet:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = cli.ArgumentParser(
         prog="python -m tcenet_jax.enhance", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("input", help="video file or folder of frames")
@@ -331,29 +332,28 @@ def main(argv: list[str] | None = None) -> int:
         "--overwrite", action="store_true", help="replace an existing OUTPUT (never the input)"
     )
     args = parser.parse_args(argv)
+    return cli.run(lambda: _enhance(args))
+
+
+def _enhance(args: argparse.Namespace) -> None:
     options = {"overwrite": args.overwrite, "codec": args.codec, "crf": args.crf}
-    try:
-        check_output(args.input, args.output, **options)  # before the model is loaded
-        video_io.open_frames(args.input)  # an unreadable input, too
-        model = load_checkpoint(args.checkpoint, dtype=jnp.dtype(args.dtype))
-        stats = enhance_file(
-            args.input,
-            args.output,
-            model,
-            batch=args.batch,
-            cached=not args.no_cache,
-            tile=args.tile,
-            tile_overlap=args.tile_overlap,
-            side_by_side=args.side_by_side,
-            **options,
-        )
-    except (OSError, ValueError, FrameTooLargeError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    check_output(args.input, args.output, **options)  # before the model is loaded
+    video_io.open_frames(args.input)  # an unreadable input, too
+    model = load_checkpoint(args.checkpoint, dtype=jnp.dtype(args.dtype))
+    stats = enhance_file(
+        args.input,
+        args.output,
+        model,
+        batch=args.batch,
+        cached=not args.no_cache,
+        tile=args.tile,
+        tile_overlap=args.tile_overlap,
+        side_by_side=args.side_by_side,
+        **options,
+    )
     for warning in stats["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"wrote {args.output}: {stats['frames']} frames, {stats['fps']:.2f} frames/s")
-    return 0
 
 
 if __name__ == "__main__":

@@ -27,9 +27,10 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from raft_jax import cli
 from tcenet_jax import metrics, protocols, scoring
 from tcenet_jax.datasets import demo_source_config, source_config
-from tcenet_jax.inference import FrameTooLargeError, enhance_frames, split_for_size
+from tcenet_jax.inference import enhance_frames, split_for_size
 from tcenet_jax.input_pipeline import EvalVideo, iterate_eval_videos
 from tcenet_jax.models import TCENet, pad_to_multiple
 from tcenet_jax.progress import progress_bar
@@ -429,7 +430,7 @@ def _print_results(
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = cli.ArgumentParser(
         prog="python -m tcenet_jax.evaluate",
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -572,12 +573,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     _check_args(parser, args)
-    try:
-        run(args)
-    except (OSError, ValueError, FrameTooLargeError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    return 0
+    return cli.run(lambda: run(args) and None)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 import cv2
 import numpy as np
 
-from raft_jax.flow_io import atomic_write
+from raft_jax.files import atomic_write
 from tcenet_jax import metrics, protocols, video_io
 from tcenet_jax.progress import progress_bar
 

@@ -29,13 +29,15 @@ import argparse
 import json
 import os
 import pathlib
+import sys
 from collections.abc import Sequence
 from typing import Any
 
 import cv2
 import numpy as np
 
-from raft_jax.checkpoint import staged_output_dir
+from raft_jax import cli
+from raft_jax.files import staged_output_dir
 from tcenet_jax import synthesis
 from tcenet_jax.progress import progress_bar
 from tcenet_jax.video_io import (
@@ -262,8 +264,8 @@ def write_demo_videos(
     return synthesize_from_stills(samples, output, seed=seed, overwrite=overwrite, **DEMO_SETTINGS)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = cli.ArgumentParser(
         prog="python -m tcenet_jax.synthesize",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -300,6 +302,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     demo = commands.add_parser("demo", parents=[common])
     demo.add_argument("--data-root", default="data", help="the demo goes to DATA_ROOT/demo/")
     args = parser.parse_args(argv)
+    return cli.run(lambda: _synthesize(args))
+
+
+def _synthesize(args: argparse.Namespace) -> None:
     if args.command == "videos":
         out = synthesize_from_videos(
             args.inputs,
@@ -330,4 +336,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

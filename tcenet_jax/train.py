@@ -31,7 +31,7 @@ from flax import nnx
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from raft_jax.flow_io import atomic_write
+from raft_jax.files import atomic_write
 from tcenet_jax import input_pipeline, metrics, stcl
 from tcenet_jax.checkpointing import BEST_METRIC, TrainCheckpointer, load_model
 from tcenet_jax.config_checks import check_training_config

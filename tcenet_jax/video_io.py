@@ -35,9 +35,9 @@ import av
 import cv2
 import numpy as np
 
-from raft_jax import flow_io
+from raft_jax import files, flow_io
+from raft_jax.files import atomic_write as _atomic_write
 from raft_jax.flow_io import FLO_MAGIC as FLO_MAGIC
-from raft_jax.flow_io import atomic_write as _atomic_write
 from raft_jax.flow_io import encode_flo as encode_flo
 from raft_jax.flow_io import write_flo as write_flo
 
@@ -709,7 +709,7 @@ class VideoWriter:
                     f"cannot write {self.path}: the finished file holds {written} of the "
                     f"{self.count} frames encoded; is the disk full?"
                 )
-            flow_io.apply_umask(self.tmp)
+            files.apply_umask(self.tmp)
             replace_path(self.tmp, self.path, overwrite=self.overwrite)
         except BaseException:
             self.abort()
@@ -863,7 +863,7 @@ class FrameFolderWriter:
         self.tmp = pathlib.Path(
             tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent)
         )
-        flow_io.apply_umask(self.tmp)
+        files.apply_umask(self.tmp)
 
     def write(self, image: np.ndarray, pts: int | None = None) -> None:
         del pts  # frame folders have no timestamps

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from raft_jax import checkpoint as model_io
+from raft_jax import model_dir
 from tcenet_jax import enhance, inference
 from tests.conftest import _REPO
 from tests.videos import audio_seconds, moving_frames, probe, write_video
@@ -22,7 +22,7 @@ from tests.videos import audio_seconds, moving_frames, probe, write_video
 @pytest.fixture(scope="module")
 def checkpoint(tiny_tcenet, tmp_path_factory):
     directory = tmp_path_factory.mktemp("ckpt") / "tiny"
-    model_io.save_model(directory, tiny_tcenet, config=tiny_tcenet.config)
+    model_dir.save_model(directory, tiny_tcenet, config=tiny_tcenet.config)
     return directory
 
 

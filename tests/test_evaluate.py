@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from raft_jax import RAFTSmall
-from raft_jax import checkpoint as model_io
+from raft_jax import RAFTSmall, model_dir
 from tcenet_jax import evaluate, metrics, protocols
 from tcenet_jax.inference import enhance_frames
 from tcenet_jax.input_pipeline import iterate_eval_videos
@@ -58,7 +57,7 @@ def frame_rows(rows, video):
 @pytest.fixture(scope="module")
 def checkpoint(tiny_tcenet, tmp_path_factory):
     directory = tmp_path_factory.mktemp("ckpt") / "tiny"
-    model_io.save_model(directory, tiny_tcenet, config=tiny_tcenet.config)
+    model_dir.save_model(directory, tiny_tcenet, config=tiny_tcenet.config)
     return directory
 
 
@@ -280,7 +279,7 @@ def test_raft_flows_for_the_warping_error(checkpoint, dataset, tmp_path, capsys)
     flows, occlusions = evaluate.raft_flow_fn(raft, iters=2)(random_video(5, 7))
     assert flows.shape == (4, HEIGHT, WIDTH, 2) and occlusions.shape == (4, HEIGHT, WIDTH)
     assert occlusions.dtype == bool and not occlusions.any() and not flows.any()
-    weights = model_io.save_model(tmp_path / "raft", raft, config={})
+    weights = model_dir.save_model(tmp_path / "raft", raft, config={})
     out, saved = tmp_path / "report", tmp_path / "frames"
     argv = ["--checkpoint", str(checkpoint), "--dataset", str(dataset), "--out", str(out)]
     argv += ["--raft-checkpoint", str(weights), "--raft-iters", "2", "--save-frames", str(saved)]

@@ -24,7 +24,7 @@ import pytest
 from flax import nnx
 
 from configs import demo
-from raft_jax.flow_io import current_umask
+from raft_jax.files import current_umask
 from tcenet_jax import input_pipeline, train
 from tcenet_jax.checkpointing import TrainCheckpointer, load_model
 from tests.conftest import run_cli

@@ -11,39 +11,39 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from raft_jax import cli
 from tcenet_jax.datasets.sources import BUILDERS, prepare_source, source_config
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tcenet_jax.datasets", description=__doc__)
+    parser = cli.ArgumentParser(prog="python -m tcenet_jax.datasets", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build", help="prepare a dataset from its downloaded files")
     build.add_argument("name", choices=sorted(BUILDERS))
     build.add_argument("--config", default="", help="indoor | outdoor for sdsd")
-    build.add_argument("--manual_dir", required=True, help="folder with the downloaded files")
-    build.add_argument("--data_dir", default="data/tfds", help="TFDS data folder to write")
+    build.add_argument("--manual-dir", required=True, help="folder with the downloaded files")
+    build.add_argument("--data-dir", default="data/tfds", help="TFDS data folder to write")
     build.add_argument(
-        "--resize_to",
+        "--resize-to",
         default="protocol",
         help="frame size: protocol (the dataset authors': 512x960 for the SDSD releases and "
         "SMID, else the stored size), none, or HEIGHTxWIDTH",
     )
     build.add_argument(
-        "--strict_lists",
+        "--strict-lists",
         action="store_true",
         help="fail when a split list names a video missing on disk (default: warn, skip it)",
     )
     args = parser.parse_args(argv)
-    try:
-        builder = prepare_source(_source(args))
-    except (OSError, ValueError) as e:  # BadDataError is a ValueError
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    return cli.run(lambda: _build(args))
+
+
+def _build(args: argparse.Namespace) -> None:
+    builder = prepare_source(_source(args))  # BadDataError is a ValueError
     for split, videos in builder.info.metadata["videos"].items():
         frames = sum(count for _, count in videos)
         print(f"{builder.name} {split}: {len(videos)} videos, {frames} frames")
     print(f"prepared in {builder.data_dir}")
-    return 0
 
 
 def _source(args: argparse.Namespace):

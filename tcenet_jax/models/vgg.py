@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from raft_jax import checkpoint as model_io
+from raft_jax import model_dir
 from raft_jax.torch_weights import assign_torch_state, load_torch_file, to_numpy_state_dict
 from tcenet_jax.models.layers import conv
 
@@ -114,6 +114,6 @@ def load_vgg19(directory: str | pathlib.Path) -> VGG19Features:
     if not directory.is_dir():
         raise FileNotFoundError(f"VGG19 weights: {directory} does not exist; {HOW_TO_GET}")
     try:
-        return model_io.restore_model(directory, {"VGG19Features": VGG19Features})
+        return model_dir.restore_model(directory, {"VGG19Features": VGG19Features})
     except (FileNotFoundError, ValueError) as e:
         raise ValueError(f"{e}. The VGG19 weights are made this way: {HOW_TO_GET}") from None

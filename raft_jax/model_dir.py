@@ -1,4 +1,4 @@
-"""Saving and restoring NNX models as Orbax checkpoints with their constructor arguments.
+"""NNX model directories: a model saved with its constructor arguments (Orbax state).
 
 A model directory holds ``model.json`` (which model class and the keyword
 arguments to build it) and ``state/`` (an Orbax ``StandardCheckpointer`` save of
@@ -8,57 +8,18 @@ temporary name beside the target and renamed into place.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import pathlib
-import shutil
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import jax
 import orbax.checkpoint as ocp
 from flax import nnx
 
-from raft_jax.flow_io import apply_umask
+from raft_jax.files import prepare_output_dir, staged_output_dir
 
 FORMAT = "nnx-model/1"
-
-
-def prepare_output_dir(directory: str | pathlib.Path, *, overwrite: bool) -> pathlib.Path:
-    """Checks that ``directory`` may be written; returns it as an absolute path."""
-    directory = pathlib.Path(directory).absolute()
-    if directory.exists() and not overwrite:
-        raise FileExistsError(f"output {directory} already exists; pass --overwrite to replace it")
-    if directory.exists() and not directory.is_dir():
-        raise FileExistsError(f"output {directory} exists and is not a directory")
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    return directory
-
-
-@contextlib.contextmanager
-def staged_output_dir(directory: str | pathlib.Path, *, overwrite: bool) -> Iterator[pathlib.Path]:
-    """Yields a temporary folder beside ``directory`` to fill; renames it into place on success.
-
-    An existing ``directory`` is refused unless ``overwrite`` (then replaced only once
-    the new one is complete); on failure the temporary folder is removed.
-    """
-    directory = prepare_output_dir(directory, overwrite=overwrite)
-    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
-        apply_umask(tmp)
-        yield tmp
-        if directory.exists():
-            old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
-            directory.rename(old)
-            tmp.rename(directory)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def save_model(
@@ -109,7 +70,7 @@ def read_model_metadata(directory: str | pathlib.Path) -> dict[str, Any]:
     if not meta_file.is_file():
         raise FileNotFoundError(
             f"{directory} is not a model checkpoint directory (no model.json); "
-            "create one with the converter (python -m tcenet_jax.convert / raft_jax.convert)"
+            "model directories are written by the `convert` commands"
         )
     try:
         meta = json.loads(meta_file.read_text())
