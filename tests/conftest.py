@@ -1,14 +1,40 @@
 """Shared pytest fixtures: where the official reference numbers live, and CPU-only JAX."""
 
+import importlib.util
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+
+def _share_compilations() -> pathlib.Path | None:
+    """One persistent XLA compilation cache for this test run: its workers and the training
+    processes the tests start compile each program once (the suite compiles the same tiny
+    networks in many processes). Made when the controller loads this file, before xdist
+    starts its workers, which inherit it through the environment."""
+    if "JAX_COMPILATION_CACHE_DIR" in os.environ or not importlib.util.find_spec("filelock"):
+        return None  # the cache's file locks (jax_compilation_cache_max_size) need filelock
+    cache = pathlib.Path(tempfile.mkdtemp(prefix="tcenet-jax-tests-xla-"))
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = str(cache)
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.2"
+    os.environ["JAX_COMPILATION_CACHE_MAX_SIZE"] = str(4 << 30)
+    return cache
+
+
+_XLA_CACHE = _share_compilations()
+
+
+def pytest_sessionfinish(session):
+    """The controller (not an xdist worker) removes the run's compilation cache."""
+    if _XLA_CACHE is not None and not hasattr(session.config, "workerinput"):
+        shutil.rmtree(_XLA_CACHE, ignore_errors=True)
 
 _REPO = pathlib.Path(__file__).resolve().parents[1]
 
