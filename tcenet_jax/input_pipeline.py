@@ -36,7 +36,7 @@ from tcenet_jax.datasets import (
     FrameSource,
     demo_source_config,
     ensure_demo_dataset,
-    prepare_source,
+    prepare_source_for_process,
     source_config,
 )
 from tcenet_jax.datasets.paired_folders import SPLITS, pair_videos, split_by_lists, video_names
@@ -92,13 +92,14 @@ def default_data_config() -> ml_collections.ConfigDict:
     return config
 
 
-def _open(source: ml_collections.ConfigDict, split: str, process_count: int) -> FrameSource:
-    return FrameSource(prepare_source(source, may_build=process_count == 1), split)
+def _open(source: ml_collections.ConfigDict, split: str, process_index: int) -> FrameSource:
+    """The split's frames; only process 0 may build a dataset, the others wait for it."""
+    return FrameSource(prepare_source_for_process(source, process_index), split)
 
 
 def steps_per_epoch(data_config: ml_collections.ConfigDict) -> int:
     """ceil(real training videos × repeat / global batch size)."""
-    real = _open(data_config.real, "train", 1)
+    real = _open(data_config.real, "train", jax.process_index())
     return math.ceil(len(real) * data_config.repeat / data_config.global_batch_size)
 
 
@@ -251,7 +252,7 @@ def create_train_iterator(
         sources["synthetic"] = data_config.synthetic
     loaders, streams = {}, []
     for i, (name, source) in enumerate(sources.items()):
-        frames = _open(source, "train", process_count)
+        frames = _open(source, "train", process_index)
         short = [
             (n, int(c))
             for n, c in zip(frames.index.names, frames.index.counts)
@@ -394,7 +395,7 @@ def iterate_eval_videos(
     elif source.builder == "folder":
         videos = _folder_videos(pathlib.Path(source.manual_dir), split)
     else:
-        frames = _open(source, split, 1)
+        frames = _open(source, split, jax.process_index())
 
         def read(video: int) -> EvalVideo:
             clip = frames.read(video, 0, int(frames.index.counts[video]))

@@ -4,8 +4,8 @@
       [--config.num_epochs=100 ...]
 
 One jitted step over a device mesh (batch sharded on ``data``, parameters
-replicated); multi-host runs start through ``jax.distributed.initialize`` when
-the usual environment variables are set. Checkpoints in ``workdir/checkpoints``
+replicated); multi-host runs start the distributed runtime from JAX_* variables,
+flags or a detected cluster (``tcenet_jax.distributed``). Checkpoints in ``workdir/checkpoints``
 (resumed automatically), TensorBoard logs in ``workdir/tensorboard``, metrics as
 JSON lines in ``workdir/metrics.jsonl`` and the config in ``workdir/config.json``.
 """
@@ -13,7 +13,6 @@ JSON lines in ``workdir/metrics.jsonl`` and the config in ``workdir/config.json`
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import re
 import signal
@@ -32,7 +31,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from raft_jax.files import atomic_write
-from tcenet_jax import input_pipeline, metrics, stcl
+from tcenet_jax import distributed, input_pipeline, metrics, stcl
 from tcenet_jax.checkpointing import BEST_METRIC, TrainCheckpointer, load_model
 from tcenet_jax.config_checks import check_training_config
 from tcenet_jax.models import TCENet
@@ -521,21 +520,6 @@ class _Writer:
         self.jsonl_file.close()
 
 
-def _maybe_initialize_distributed() -> None:
-    """Multi-host start-up when a cluster environment is detected."""
-    if any(
-        v in os.environ
-        for v in (
-            "JAX_COORDINATOR_ADDRESS",
-            "COORDINATOR_ADDRESS",
-            "SLURM_JOB_ID",
-            "OMPI_COMM_WORLD_SIZE",
-            "TPU_WORKER_HOSTNAMES",
-        )
-    ):
-        jax.distributed.initialize()
-
-
 USAGE = """\
 usage: python -m tcenet_jax.train --config FILE[:VARIANT] --workdir DIR [--config.FIELD=VALUE ...]
 
@@ -548,6 +532,11 @@ Trains TCE-Net (resuming from DIR when it holds checkpoints).
                            --config.data.global_batch_size=8 --config.model.dtype=bfloat16
   --print_config           print every field of the config (after overrides) and exit
   -h, --help               show this help and exit
+
+Multi-host (one process per host or per accelerator; see docs/training.md):
+  --coordinator_address HOST:PORT  --num_processes N  --process_id I  [--local_device_ids 0,1]
+                           or $JAX_COORDINATOR_ADDRESS, $JAX_NUM_PROCESSES, $JAX_PROCESS_ID,
+                           $JAX_LOCAL_DEVICE_IDS; SLURM, Open MPI and Cloud TPU are detected
 """
 
 
@@ -589,6 +578,10 @@ def main(argv: list[str] | None = None) -> int:
     flags.DEFINE_bool(
         "print_config", False, "print the configuration and exit", flag_values=flag_values
     )
+    for field, env_name in distributed.ENV.items():
+        flags.DEFINE_string(
+            field, None, f"multi-host: overrides ${env_name}", flag_values=flag_values
+        )
     try:
         flag_values(argv)
         config = flag_values.config
@@ -607,7 +600,12 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --workdir is required (e.g. --workdir runs/demo)", file=sys.stderr)
         return 1
     logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO
-    _maybe_initialize_distributed()
+    try:
+        explicit = {field: flag_values[field].value for field in distributed.ENV}
+        distributed.initialize(distributed.resolve_settings(explicit))
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     try:
         summary = train_and_evaluate(config, flag_values.workdir)
     except (NonFiniteLossError, ValueError, FileNotFoundError) as e:

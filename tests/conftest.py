@@ -36,6 +36,7 @@ def pytest_sessionfinish(session):
     if _XLA_CACHE is not None and not hasattr(session.config, "workerinput"):
         shutil.rmtree(_XLA_CACHE, ignore_errors=True)
 
+
 _REPO = pathlib.Path(__file__).resolve().parents[1]
 
 

@@ -1,6 +1,7 @@
 """Tests for tcenet_jax.input_pipeline: training clips, augmentation, resume, eval videos."""
 
 import pathlib
+import threading
 
 import cv2
 import grain
@@ -11,7 +12,7 @@ import pytest
 
 from raft_jax import backward_warp
 from tcenet_jax import input_pipeline, synthesis
-from tcenet_jax.datasets import source_config
+from tcenet_jax.datasets import prepare_source_for_process, source_config
 from tcenet_jax.synthesize import synthesize_from_stills
 from tcenet_jax.video_io import BadDataError, read_image, write_png
 
@@ -318,3 +319,20 @@ def test_iterator_state_in_an_orbax_checkpoint(coded, tmp_path):
             2, args=ocp.args.Composite(data=grain.checkpoint.CheckpointRestore(restored))
         )
     _assert_same(_take(restored, 2), expected)
+
+
+def test_only_process_0_builds_the_others_wait(tmp_path, capsys):
+    source = _source(_coded_dataset(tmp_path / "raw", counts=(6,), size=(8, 8)), tmp_path)
+    with pytest.raises(BadDataError, match=r"not prepared .* within 0.3 s; process 0 builds it"):
+        prepare_source_for_process(source, 1, timeout_s=0.3, poll_s=0.1)
+    assert "process 1: waiting for process 0" in capsys.readouterr().out
+    assert not (tmp_path / "tfds").exists() or not any((tmp_path / "tfds").rglob("*.array_record*"))
+
+    waited = {}
+    waiter = threading.Thread(
+        target=lambda: waited.update(builder=prepare_source_for_process(source, 1, poll_s=0.05))
+    )
+    waiter.start()
+    built = prepare_source_for_process(source, 0)  # process 0 builds while process 1 waits
+    waiter.join(timeout=60)
+    assert built.is_prepared() and waited["builder"].info.metadata == built.info.metadata

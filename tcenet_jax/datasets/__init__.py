@@ -12,6 +12,7 @@ from tcenet_jax.datasets.sources import (
     ensure_demo_dataset,
     get_builder,
     prepare_source,
+    prepare_source_for_process,
     source_config,
 )
 
@@ -23,5 +24,6 @@ __all__ = [
     "ensure_demo_dataset",
     "get_builder",
     "prepare_source",
+    "prepare_source_for_process",
     "source_config",
 ]

@@ -15,6 +15,7 @@ import dataclasses
 import logging
 import pathlib
 import shutil
+import time
 
 import ml_collections
 import numpy as np
@@ -142,6 +143,34 @@ def prepare_source(
     """The prepared builder of ``source``, building it from ``manual_dir`` if needed."""
     with _quiet_tfds():
         return _prepare(source, may_build=may_build)
+
+
+def prepare_source_for_process(
+    source: ml_collections.ConfigDict,
+    process_index: int,
+    *,
+    timeout_s: float = 6 * 3600,
+    poll_s: float = 5.0,
+) -> tfds.core.DatasetBuilder:
+    """The prepared builder of ``source`` in a (possibly multi-host) run: process 0 may
+    build it; every other process waits until it is prepared (polling every ``poll_s``
+    seconds, at most ``timeout_s``), so that a shared data_dir is built exactly once."""
+    if process_index == 0:
+        return prepare_source(source)
+    where = f"{source.builder}{'/' + source.config if source.config else ''}"
+    deadline = time.monotonic() + timeout_s
+    with _quiet_tfds():
+        if not get_builder(source).is_prepared():
+            print(f"process {process_index}: waiting for process 0 to prepare dataset {where}")
+        while not get_builder(source).is_prepared():
+            if time.monotonic() >= deadline:
+                raise BadDataError(
+                    f"dataset {where} was not prepared in {source.data_dir} within "
+                    f"{timeout_s:g} s; process 0 builds it (is data_dir a folder every "
+                    "process shares?)"
+                )
+            time.sleep(poll_s)
+    return prepare_source(source, may_build=False)
 
 
 def _prepare(source: ml_collections.ConfigDict, *, may_build: bool) -> tfds.core.DatasetBuilder:
