@@ -7,8 +7,6 @@ fields; any field can be overridden on the command line, e.g.
 
 import ml_collections
 
-from tcenet_jax import input_pipeline
-
 
 def get_config() -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
@@ -22,7 +20,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.init_checkpoint = ""  # optional model directory to start from (converted/trained)
 
     # Data: a real paired source and a synthetic source per step (see input_pipeline).
-    config.data = input_pipeline.default_data_config()
+    config.data = data_config()
 
     # Optimiser: PyTorch Adam with L2 weight decay added to the gradient.
     config.learning_rate = 1e-4
@@ -61,4 +59,64 @@ def get_config() -> ml_collections.ConfigDict:
     config.checkpoint_every_steps = 1000
     config.keep_checkpoints = 3  # the latest ones; the best by validation PSNR is kept too
     config.eval_every_epochs = 1
+    return config
+
+
+def source(
+    builder: str,
+    config: str = "",
+    *,
+    data_dir: str = "data/tfds",
+    manual_dir: str = "",
+    resize_to: str = "protocol",
+    strict_lists: bool = False,
+) -> ml_collections.ConfigDict:
+    """A data source: the fields of ``tcenet_jax.datasets.source_config`` (documented there;
+    tests/test_config_checks.py keeps the two equal)."""
+    return ml_collections.ConfigDict(
+        {
+            "builder": builder,
+            "config": config,
+            "data_dir": data_dir,
+            "manual_dir": manual_dir,
+            "resize_to": resize_to,
+            "strict_lists": strict_lists,
+        }
+    )
+
+
+def data_config() -> ml_collections.ConfigDict:
+    """The data part of the training config (the official recipe on SDSD indoor + DS-LOL).
+
+    Fields:
+      real: the real paired source (``source``: builder, config, data_dir, manual_dir,
+        resize_to, strict_lists); its "train" split defines the epoch.
+      synthetic: the synthetic source (builder "ds_lol" or "demo"); set its builder
+        to "" to train without one (batches then have no "synthetic" entry).
+      crop_size: side of the square training crops, in pixels (256).
+      num_frames: frames per clip (6).
+      global_batch_size: clips per step over all processes, per source (4).
+      repeat: clips drawn per real training video per epoch (10).
+      flip: random horizontal and vertical flips.
+      rot90: random rotations by multiples of 90°.
+      scale_range: (min, max) of a uniform random rescaling before the crop, or None.
+        The range is narrowed where a frame would be smaller than the crop.
+      num_workers: grain worker processes (0: load in the main process). Workers are
+        started with "spawn": the program's entry point needs the
+        ``if __name__ == "__main__":`` guard.
+      prefetch: batches loaded ahead, in as many threads, in each worker (or in the
+        main process when num_workers is 0); 0 loads synchronously.
+    """
+    config = ml_collections.ConfigDict()
+    config.real = source("sdsd", "indoor", manual_dir="data/SDSD")
+    config.synthetic = source("ds_lol", manual_dir="data/DS_LOL")
+    config.crop_size = 256
+    config.num_frames = 6
+    config.global_batch_size = 4
+    config.repeat = 10
+    config.flip = True
+    config.rot90 = True
+    config.scale_range = (0.5, 2.0)
+    config.num_workers = 2
+    config.prefetch = 2
     return config

@@ -13,7 +13,6 @@ constants; the perceptual term is off unless VGG19 weights are given
 import ml_collections
 
 from configs import base
-from tcenet_jax import input_pipeline
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -22,7 +21,8 @@ def get_config() -> ml_collections.ConfigDict:
     config.model.base_dim = 8
     config.model.num_res_blocks = 2
 
-    demo = input_pipeline.demo_source_config("data")
+    # The demo dataset (tcenet_jax.datasets.demo_source_config("data")).
+    demo = base.source("demo", data_dir="data/demo/tfds", manual_dir="data/demo/raw")
     config.data.real = demo
     config.data.synthetic = demo.copy_and_resolve_references()
     config.data.crop_size = 96

@@ -22,6 +22,7 @@ import time
 
 import cv2
 
+from configs import base
 from tcenet_jax import input_pipeline
 from tcenet_jax.datasets import prepare_source, source_config
 from tcenet_jax.synthesize import SAMPLES_DIR, synthesize_from_stills
@@ -68,7 +69,7 @@ def measure(
     real, synthetic, *, workers: int, batches: int, batch_size: int, prefetch: int
 ) -> float:
     """Samples per second after the first batch (which includes starting the workers)."""
-    config = input_pipeline.default_data_config()
+    config = base.data_config()
     config.real, config.synthetic = real, synthetic
     config.global_batch_size = batch_size
     config.num_workers = workers

@@ -46,50 +46,12 @@ __all__ = [
     "EvalVideo",
     "EvalVideos",
     "create_train_iterator",
-    "default_data_config",
     "demo_source_config",
     "ensure_demo_dataset",
     "iterate_eval_videos",
     "source_config",
     "steps_per_epoch",
 ]
-
-
-def default_data_config() -> ml_collections.ConfigDict:
-    """The data part of the training config (the official recipe on SDSD indoor + DS-LOL).
-
-    Fields:
-      real: the real paired source (``source_config``: builder, config, data_dir,
-        manual_dir); its "train" split defines the epoch.
-      synthetic: the synthetic source (builder "ds_lol" or "demo"); set its builder
-        to "" to train without one (batches then have no "synthetic" entry).
-      crop_size: side of the square training crops, in pixels (256).
-      num_frames: frames per clip (6).
-      global_batch_size: clips per step over all processes, per source (4).
-      repeat: clips drawn per real training video per epoch (10).
-      flip: random horizontal and vertical flips.
-      rot90: random rotations by multiples of 90°.
-      scale_range: (min, max) of a uniform random rescaling before the crop, or None.
-        The range is narrowed where a frame would be smaller than the crop.
-      num_workers: grain worker processes (0: load in the main process). Workers are
-        started with "spawn": the program's entry point needs the
-        ``if __name__ == "__main__":`` guard.
-      prefetch: batches loaded ahead, in as many threads, in each worker (or in the
-        main process when num_workers is 0); 0 loads synchronously.
-    """
-    config = ml_collections.ConfigDict()
-    config.real = source_config("sdsd", "indoor", manual_dir="data/SDSD")
-    config.synthetic = source_config("ds_lol", manual_dir="data/DS_LOL")
-    config.crop_size = 256
-    config.num_frames = 6
-    config.global_batch_size = 4
-    config.repeat = 10
-    config.flip = True
-    config.rot90 = True
-    config.scale_range = (0.5, 2.0)
-    config.num_workers = 2
-    config.prefetch = 2
-    return config
 
 
 def _open(source: ml_collections.ConfigDict, split: str, process_index: int) -> FrameSource:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import pathlib
+import subprocess
+import sys
 
 import ml_collections
 import pytest
@@ -90,3 +93,37 @@ def test_cli_bad_input_is_an_error_line(args, message, tmp_path):
     assert result.stderr.startswith("error: ")
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+def test_configs_import_only_ml_collections_and_each_other():
+    for path in sorted((REPO / "configs").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                assert name.split(".")[0] in ("ml_collections", "configs"), (path.name, name)
+
+
+def test_config_sources_have_the_library_source_fields():
+    from tcenet_jax.datasets import demo_source_config, source_config
+
+    assert base.source("drv").to_dict() == source_config("drv").to_dict()
+    assert demo.get_config().data.real.to_dict() == demo_source_config("data").to_dict()
+
+
+def test_a_config_file_loads_by_path_from_another_folder(tmp_path):
+    script = "from tcenet_jax import train; import sys; sys.exit(train.main(sys.argv))"
+    config = REPO / "configs" / "sdsd.py"
+    result = subprocess.run(
+        [sys.executable, "-c", script, f"--config={config}:outdoor", "--print_config"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "config: outdoor" in result.stdout

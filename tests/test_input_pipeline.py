@@ -10,6 +10,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
+from configs import base
 from raft_jax import backward_warp
 from tcenet_jax import input_pipeline, synthesis
 from tcenet_jax.datasets import prepare_source_for_process, source_config
@@ -63,7 +64,7 @@ def moving(tmp_path_factory):
 
 def _config(real, synthetic=None, **overrides):
     """A small-crop, in-process pipeline config (copies of the sources, so tests may edit)."""
-    config = input_pipeline.default_data_config()
+    config = base.data_config()
     config.real = real.copy_and_resolve_references()
     config.synthetic = (synthetic or real).copy_and_resolve_references()
     config.crop_size = 16
@@ -89,7 +90,7 @@ def _assert_same(batches_a, batches_b):
 
 
 def test_default_config_fields():
-    config = input_pipeline.default_data_config()
+    config = base.data_config()
     assert (config.crop_size, config.num_frames, config.global_batch_size, config.repeat) == (
         256,
         6,
