@@ -185,6 +185,28 @@ def test_trained_workdir_loads_as_a_model(trained):
     assert np.all(np.isfinite(np.asarray(out)))
 
 
+def test_load_tcenet_reads_every_kind_of_path(trained, tmp_path, fixture_file):
+    import tcenet_jax
+    from raft_jax import model_dir
+
+    workdir, _ = trained
+    clip = jnp.linspace(0, 1, 6 * 32 * 32 * 3).reshape(1, 6, 32, 32, 3)
+    expected = np.asarray(tcenet_jax.load_tcenet(workdir)(clip))
+    latest = workdir / "checkpoints" / "2"
+    for path in (workdir / "checkpoints", latest):
+        np.testing.assert_array_equal(np.asarray(tcenet_jax.load_tcenet(path)(clip)), expected)
+    saved = model_dir.save_model(
+        tmp_path / "model",
+        tcenet_jax.load_tcenet(latest),
+        config={"base_dim": 4, "num_res_blocks": 1},
+    )
+    np.testing.assert_array_equal(np.asarray(tcenet_jax.load_tcenet(saved)(clip)), expected)
+    official = tcenet_jax.load_tcenet(fixture_file("tcenet_official_random.pth"))
+    assert official.config == {"base_dim": 32, "num_res_blocks": 16}
+    with pytest.raises(FileNotFoundError, match="nothere"):
+        tcenet_jax.load_tcenet(tmp_path / "nothere")
+
+
 def test_same_seed_same_numbers(tmp_path, trained, demo_root):
     workdir, _ = trained
     train.train_and_evaluate(tiny_config(demo_root), tmp_path / "again")
