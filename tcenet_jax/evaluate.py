@@ -447,7 +447,9 @@ def _build_parser() -> argparse.ArgumentParser:
     data.add_argument("--split", default="test")
     data.add_argument("--ground-truth", help="with --predictions: ground truth <video>/<frame>")
     data.add_argument("--inputs", help="with --predictions --ground-truth: low-light frames")
-    data.add_argument("--max-videos", type=int, default=None, help="score the first N videos")
+    data.add_argument(
+        "--max-videos", type=cli.positive_int, default=None, help="score the first N videos"
+    )
     how = parser.add_argument_group("protocol and metrics")
     how.add_argument(
         "--protocol",
@@ -462,11 +464,15 @@ def _build_parser() -> argparse.ArgumentParser:
         help="window padding at the video ends (default: mirror for full, new_info for first30)",
     )
     how.add_argument("--raft-checkpoint", help="raft_jax model directory for the warping error")
-    how.add_argument("--raft-iters", type=int, default=12, help="RAFT refinement iterations")
+    how.add_argument(
+        "--raft-iters", type=cli.positive_int, default=12, help="RAFT refinement iterations"
+    )
     how.add_argument("--backend", choices=("numpy", "jax"), default="numpy", help="metrics code")
-    how.add_argument("--batch", type=int, default=1, help="windows per network call")
+    how.add_argument("--batch", type=cli.positive_int, default=1, help="windows per network call")
     how.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
-    how.add_argument("--previews", type=int, default=3, help="side-by-side images per video")
+    how.add_argument(
+        "--previews", type=cli.non_negative_int, default=3, help="side-by-side images per video"
+    )
     out = parser.add_argument_group("output")
     out.add_argument("--out", help="report folder (default: beside the checkpoint/predictions)")
     out.add_argument("--save-frames", help="write every scored enhanced frame here as PNG")
@@ -485,10 +491,6 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
         parser.error("--inputs goes with --ground-truth (datasets bring their inputs)")
     if args.predictions and args.save_frames:
         parser.error("--save-frames needs --checkpoint")
-    if args.max_videos is not None and args.max_videos < 1:
-        parser.error("--max-videos must be at least 1")
-    if args.batch < 1:
-        parser.error("--batch must be at least 1")
     if args.protocol == "official" and args.padding:
         parser.error("the official protocol never pads windows; drop --padding")
 
