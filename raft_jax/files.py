@@ -161,13 +161,16 @@ def check_output_dir(
 ) -> pathlib.Path:
     """Checks that the folder ``directory`` may be (re)placed; returns it as an absolute path.
 
-    An existing folder is refused without ``overwrite``; with it, only an empty folder or an
-    earlier output of the same ``kind`` (one holding the file ``marker``, e.g. ``model.json``)
-    may be replaced: ``--overwrite`` never deletes what this project did not write. A file in
-    its place is refused too. Raises FileExistsError.
+    An empty folder may always be replaced (nothing is lost). Another existing folder is
+    refused without ``overwrite``; with it, only an earlier output of the same ``kind`` (one
+    holding the file ``marker``, e.g. ``model.json``) may be replaced: ``--overwrite`` never
+    deletes what this project did not write. A file in its place is refused too. Raises
+    FileExistsError.
     """
     directory = pathlib.Path(directory).absolute()
     if not directory.exists() and not directory.is_symlink():
+        return directory
+    if directory.is_dir() and not directory.is_symlink() and not any(directory.iterdir()):
         return directory
     if not overwrite:
         raise FileExistsError(f"output {directory} already exists; pass --overwrite to replace it")
@@ -177,8 +180,6 @@ def check_output_dir(
             f"earlier {kind}: remove it yourself or choose another output"
         )
     if marker is not None and (directory / marker).is_file():
-        return directory
-    if not any(directory.iterdir()):
         return directory
     why = f"it has no {marker}" if marker else "it is not empty"
     raise FileExistsError(
