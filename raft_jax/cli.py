@@ -2,15 +2,24 @@
 
 - Long options are spelled with hyphens (``--max-frames``); the underscore spelling
   (``--max_frames``) is accepted as an alias.
+- Numeric options are parsed by the validators below (`positive_int`, `int_at_least`,
+  `multiple_of`, `positive_float`): a zero, a negative or a word where a count is expected
+  is a bad command line.
 - A bad command line, or a user's mistake found while running (a missing or corrupt
   file, a bad value: ``OSError``, ``ValueError``, ``ImportError`` of an optional extra,
   ``MemoryError``), is one line ``error: …`` on stderr and exit status 1. Anything else
   is a bug and keeps its traceback.
+- When Orbax gives up reading a damaged checkpoint, TensorStore's reads still in flight
+  fail again after the error was raised ("Event loop is closed", "Encountered error while
+  reading array index"); those echoes are dropped so that the one error line is all the
+  user sees.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import math
 import sys
 from collections.abc import Callable, Sequence
 
@@ -47,8 +56,88 @@ class ArgumentParser(argparse.ArgumentParser):
         return super().parse_known_args(args, namespace)
 
 
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type``: an integer ≥ ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected an integer ≥ {minimum}, got {text!r}"
+            ) from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer ≥ {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+positive_int = int_at_least(1)
+non_negative_int = int_at_least(0)
+
+
+def multiple_of(step: int) -> Callable[[str], int]:
+    """An argparse ``type``: a positive multiple of ``step``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < step or value % step:
+            raise argparse.ArgumentTypeError(
+                f"expected a positive multiple of {step}, got {text!r}"
+            )
+        return value
+
+    return parse
+
+
+def positive_float(text: str) -> float:
+    """An argparse ``type``: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def _is_failed_read_echo(error: BaseException | None) -> bool:
+    """Whether an unraisable error is an echo of a TensorStore read that already failed."""
+    if isinstance(error, RuntimeError) and str(error) == "Event loop is closed":
+        return True
+    return "Encountered error while reading array" in str(error)
+
+
+class _FailedReadEchoes(logging.Filter):
+    """Drops asyncio's "Future exception was never retrieved" for reads already reported."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Future exception was never retrieved" not in record.getMessage()
+
+
+def quiet_failed_checkpoint_reads() -> None:
+    """Drops the echoes of a failed Orbax read (see the module doc); other unraisable errors
+    and asyncio messages are reported as before. Idempotent."""
+    hook = sys.unraisablehook
+    if getattr(hook, "drops_closed_loop_echoes", False):
+        return
+
+    def unraisable(unraisable) -> None:
+        if not _is_failed_read_echo(unraisable.exc_value):
+            hook(unraisable)
+
+    unraisable.drops_closed_loop_echoes = True
+    sys.unraisablehook = unraisable
+    logging.getLogger("asyncio").addFilter(_FailedReadEchoes())
+
+
 def run(body: Callable[[], int | None]) -> int:
     """Runs a command's body; a user's mistake becomes one ``error:`` line and status 1."""
+    quiet_failed_checkpoint_reads()
     try:
         status = body()
     except USER_ERRORS as e:

@@ -9,7 +9,8 @@ colour), of the same size. They are padded to multiples of 8 (edge replication) 
 the flow is cropped back. ``DIR``: a model written by ``python -m raft_jax.convert``.
 Writes the flow from IMG1 to IMG2 as a Middlebury colour image (``--out``) and,
 with ``--flo``, as a ``.flo`` file; both atomically. Existing outputs are refused
-unless ``--overwrite``; an output that is one of the inputs is always refused.
+unless ``--overwrite``; an output that is one of the images or lies inside the
+checkpoint is always refused.
 """
 
 from __future__ import annotations
@@ -24,21 +25,12 @@ import numpy as np
 
 from raft_jax import cli
 from raft_jax.estimate import estimate_flow, read_rgb
-from raft_jax.files import atomic_write
+from raft_jax.files import atomic_write, check_output_file
 from raft_jax.flow_io import write_flo
 from raft_jax.flow_viz import flow_to_image
 from raft_jax.raft import load_raft
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-
-
-def _check_output(path: pathlib.Path, inputs: list[pathlib.Path], overwrite: bool) -> None:
-    if any(path.resolve() == p.resolve() for p in inputs):
-        raise ValueError(f"output {path} is one of the input images; refusing to overwrite it")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"output {path} already exists; pass --overwrite to replace it")
-    if path.is_dir():
-        raise FileExistsError(f"output {path} is a directory")
 
 
 def compute_flow_files(
@@ -58,17 +50,19 @@ def compute_flow_files(
     Returns the (H, W, 2) float32 flow.
     """
     inputs = [pathlib.Path(image1_path), pathlib.Path(image2_path)]
+    checkpoint = pathlib.Path(checkpoint)
+    read = [*inputs, checkpoint]
     out = pathlib.Path(out)
     if out.suffix.lower() not in IMAGE_SUFFIXES:
         raise ValueError(f"--out {out}: expected an image file ({', '.join(IMAGE_SUFFIXES)})")
-    _check_output(out, inputs, overwrite)
+    check_output_file(out, overwrite=overwrite, inputs=read)
     if flo is not None:
         flo = pathlib.Path(flo)
         if flo.suffix.lower() != ".flo":
             raise ValueError(f"--flo {flo}: expected a file ending in .flo")
         if flo.resolve() == out.resolve():
             raise ValueError(f"--out and --flo are the same file {out}")
-        _check_output(flo, inputs, overwrite)
+        check_output_file(flo, overwrite=overwrite, inputs=read)
     if iters < 1:
         raise ValueError(f"--iters must be at least 1, got {iters}")
     image1, image2 = read_rgb(inputs[0]), read_rgb(inputs[1])
@@ -77,7 +71,6 @@ def compute_flow_files(
             f"{inputs[0]} is {image1.shape[1]}x{image1.shape[0]} but {inputs[1]} is "
             f"{image2.shape[1]}x{image2.shape[0]} (width x height); the images must have one size"
         )
-    checkpoint = pathlib.Path(checkpoint)
     if not checkpoint.is_dir():
         raise FileNotFoundError(
             f"checkpoint directory {checkpoint} does not exist; convert released weights with "
@@ -106,9 +99,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", required=True, help="model dir from raft_jax.convert")
     parser.add_argument("--out", required=True, help="colour-coded flow image to write (.png)")
     parser.add_argument("--flo", help="also write the flow as a Middlebury .flo file")
-    parser.add_argument("--iters", type=int, default=20, help="refinement iterations (20)")
     parser.add_argument(
-        "--max-flow", type=float, help="magnitude drawn fully saturated (default: the largest)"
+        "--iters", type=cli.positive_int, default=20, help="refinement iterations (20)"
+    )
+    parser.add_argument(
+        "--max-flow",
+        type=cli.positive_float,
+        help="magnitude drawn fully saturated (default: the largest)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     args = parser.parse_args(argv)

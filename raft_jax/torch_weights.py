@@ -105,6 +105,8 @@ def load_torch_file(path: str | pathlib.Path, *, what: str = "checkpoint") -> ob
     path = pathlib.Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{what} file not found: {path}")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path} is empty (0 bytes); expected a PyTorch file ({what})")
     torch = import_torch(f"reading {path}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
@@ -116,7 +118,10 @@ def load_torch_file(path: str | pathlib.Path, *, what: str = "checkpoint") -> ob
                 "tensors and plain containers are accepted (torch.load weights_only=True). "
                 "Re-save it with torch.save(model.state_dict(), path)."
             ) from e
-        raise ValueError(f"{path} is not a readable PyTorch {what}: {text.splitlines()[0]}") from e
+        why = text.strip().splitlines()[0].split(". ")[0] if text.strip() else type(e).__name__
+        raise ValueError(
+            f"{path} is not a readable PyTorch {what} (truncated or not a .pth file: {why})"
+        ) from e
 
 
 def to_numpy_state_dict(
@@ -270,25 +275,6 @@ def torch_state(model: nnx.Module, rename: Callable[[str], str]) -> dict[str, np
             f"{type(model).__name__} has tensors without an official name: {', '.join(left)}"
         )
     return state
-
-
-def check_output_file(
-    path: str | pathlib.Path, *, overwrite: bool, inputs: Iterable[pathlib.Path] = ()
-) -> pathlib.Path:
-    """Checks that the file ``path`` may be written; returns it as an absolute path.
-
-    Refuses a directory, an existing file unless ``overwrite``, and any path inside
-    ``inputs`` (the directories being read), ``overwrite`` or not.
-    """
-    path = pathlib.Path(path).absolute()
-    for source in inputs:
-        if path.resolve().is_relative_to(pathlib.Path(source).resolve()):
-            raise ValueError(f"output {path} is inside the input {source}; write it elsewhere")
-    if path.is_dir():
-        raise IsADirectoryError(f"output {path} is a directory; expected a file name")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"output {path} already exists; pass --overwrite to replace it")
-    return path
 
 
 def save_torch_file(path: str | pathlib.Path, obj: Mapping[str, object]) -> pathlib.Path:

@@ -33,10 +33,10 @@ from flax import nnx
 
 from raft_jax import cli, model_dir
 from raft_jax.convert import convert_raft, export_raft
+from raft_jax.files import check_output_file
 from raft_jax.raft import load_raft
 from raft_jax.torch_weights import (
     assign_torch_state,
-    check_output_file,
     import_torch,
     load_torch_file,
     save_torch_file,

@@ -28,11 +28,11 @@ from collections.abc import Callable, Iterable, Iterator
 import jax.numpy as jnp
 import numpy as np
 
-from raft_jax import cli
+from raft_jax import cli, files
 from tcenet_jax import video_io
 from tcenet_jax.inference import enhance_frames
 from tcenet_jax.loading import load_tcenet
-from tcenet_jax.models import TCENet
+from tcenet_jax.models import SIZE_MULTIPLE, TCENet
 from tcenet_jax.progress import progress_bar
 
 _END = object()
@@ -143,23 +143,23 @@ def check_output(
     """Every check on the paths and output options, before anything is loaded or run.
 
     Refuses an output that is the input, holds it or lies inside it (even with
-    ``overwrite``), an existing output without ``overwrite``, a missing input, and a
+    ``overwrite``), an existing output without ``overwrite``, an existing folder that is
+    not an earlier frame-folder output (even with ``overwrite``), a missing input, and a
     codec / CRF the output cannot take (ValueError, FileExistsError, FileNotFoundError).
     """
     input_path, output = pathlib.Path(input_path), pathlib.Path(output)
     if not input_path.exists():
         raise FileNotFoundError(f"input not found: {input_path}")
-    source, target = input_path.resolve(), output.resolve()
-    if (
-        target == source
-        or source in target.parents
-        or (output.exists() and output.samefile(input_path))
-    ):
-        raise ValueError(f"output {output} would overwrite the input {input_path}")
-    if target in source.parents:
-        raise ValueError(f"output {output} contains the input {input_path}; choose another path")
-    if output.exists() and not overwrite:
-        raise FileExistsError(f"output {output} already exists; pass --overwrite to replace it")
+    files.check_output_location(output, [input_path])
+    if output_is_video(output):
+        if output.is_dir():
+            raise IsADirectoryError(f"output {output} is a folder; a video output is a file name")
+        if output.exists() and not overwrite:
+            raise FileExistsError(f"output {output} already exists; pass --overwrite to replace it")
+    else:
+        files.check_output_dir(
+            output, overwrite=overwrite, marker=video_io.FRAME_FOLDER_MARKER, kind="frame folder"
+        )
     if output_is_video(output):
         video_io.check_video_output(output, codec, crf)
     elif codec is not None or crf is not None:
@@ -283,7 +283,9 @@ def main(argv: list[str] | None = None) -> int:
         required=True,
         help="TCE-Net model directory (converted or trained) or official .pth",
     )
-    parser.add_argument("--batch", type=int, default=1, help="windows per network call")
+    parser.add_argument(
+        "--batch", type=cli.positive_int, default=1, help="windows per network call"
+    )
     parser.add_argument(
         "--dtype",
         choices=("float32", "bfloat16"),
@@ -292,12 +294,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--tile",
-        type=int,
+        type=cli.multiple_of(SIZE_MULTIPLE),
         default=None,
         help="process overlapping tiles of this size (a multiple of 16); an "
         "approximation for small devices, whole frames by default",
     )
-    parser.add_argument("--tile-overlap", type=int, default=32, help="tile overlap in pixels")
+    parser.add_argument(
+        "--tile-overlap", type=cli.non_negative_int, default=32, help="tile overlap in pixels"
+    )
     parser.add_argument("--side-by-side", action="store_true", help="write input | enhanced")
     parser.add_argument(
         "--codec",
@@ -307,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--crf",
-        type=int,
+        type=cli.non_negative_int,
         default=None,
         help="quality, lower is better (defaults: h264 18, hevc 20, av1 28)",
     )

@@ -4,7 +4,7 @@
       [--protocol full|official|first30] [--out DIR] [--save-frames DIR]
       [--raft-checkpoint DIR] [--max-videos N] [--backend numpy|jax] [--batch N] [--overwrite]
   python -m tcenet_jax.evaluate --predictions DIR (--ground-truth DIR [--inputs DIR] |
-      --dataset NAME) [--protocol P] [--out DIR] ...
+      --dataset NAME) [--protocol P] [--allow-missing] [--out DIR] ...
 
 Each test video is enhanced as the protocol says (``tcenet_jax.protocols``), the outputs are
 quantised like the official PNG round trip, scored against the ground truth
@@ -15,19 +15,22 @@ images go to ``--out``. Usage and output files: docs/evaluate.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
+import json
 import math
 import pathlib
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence, Sized
+from collections.abc import Callable, Collection, Iterable, Sequence, Sized
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from raft_jax import cli
+from raft_jax import cli, files
+from raft_jax.files import atomic_write, staged_output_dir
 from tcenet_jax import metrics, protocols, scoring
 from tcenet_jax.datasets import demo_source_config, source_config
 from tcenet_jax.inference import enhance_frames, split_for_size
@@ -35,7 +38,7 @@ from tcenet_jax.input_pipeline import EvalVideo, iterate_eval_videos
 from tcenet_jax.loading import load_tcenet
 from tcenet_jax.models import TCENet, pad_to_multiple
 from tcenet_jax.progress import progress_bar
-from tcenet_jax.video_io import BadDataError, read_image, write_png
+from tcenet_jax.video_io import FRAME_FOLDER_MARKER, BadDataError, read_image, write_png
 
 # --dataset name -> (builder, builder config, manual dir under --data-root); "demo" is special.
 DATASETS = {
@@ -50,6 +53,7 @@ PADDINGS = ("mirror", *protocols.PADDINGS)
 DEFAULT_PADDING = {"full": "mirror", "first30": "new_info", "official": None}
 RAFT_MIN_SIZE = 128  # raft_jax.raft.MIN_SIZE
 RAFT_MULTIPLE = 8
+REPORT_MARKER = "metrics.json"  # what marks a folder as an earlier report (scoring.write_report)
 
 
 # --------------------------------------------------------------------------- enhancement
@@ -266,6 +270,7 @@ def evaluate(
     backend: str = "numpy",
     previews_per_video: int = 3,
     save_frames: str | pathlib.Path | None = None,
+    overwrite: bool = False,
     progress: bool = True,
 ) -> tuple[list[scoring.VideoScores], list[scoring.Preview]]:
     """Enhances and scores each video; returns per-video scores and the preview frames.
@@ -276,31 +281,44 @@ def evaluate(
     flow_fn: flows and occlusions on the ground truth for the warping error; without it, a
     video's ground-truth flow is used when it has one and ``dataset_flow`` (occlusions None),
     otherwise its warping error is NaN. save_frames: a folder receiving every scored enhanced
-    frame as ``<video>/<frame name>.png``. backend: the per-frame metrics' backend.
+    frame as ``<video>/<frame name>.png``, built under a temporary name and renamed into place
+    when every video is done (an existing one is replaced only with ``overwrite`` and only
+    when it is an earlier ``save_frames`` folder). backend: the per-frame metrics' backend.
     """
-
-    def predict(video: EvalVideo) -> tuple[list[int], np.ndarray]:
-        frames, outputs = enhance_video(
-            model, video.low, protocol=protocol, padding=padding, batch=batch
+    stage = (
+        contextlib.nullcontext()
+        if save_frames is None
+        else staged_output_dir(
+            save_frames, overwrite=overwrite, marker=FRAME_FOLDER_MARKER, kind="frame folder"
         )
-        pred = scoring.quantize_8bit(outputs)
-        if save_frames is not None:
-            folder = pathlib.Path(save_frames) / video.name
-            for f, image in zip(frames, pred):
-                write_png(folder / f"{video.frame_names[f]}.png", image)
-        return frames, pred
-
-    return _score_videos(
-        videos,
-        predict,
-        protocol=protocol,
-        flow_fn=flow_fn,
-        dataset_flow=dataset_flow,
-        backend=backend,
-        previews_per_video=previews_per_video,
-        progress=progress,
-        desc=f"evaluating ({protocol})",
     )
+    with stage as frames_dir:
+
+        def predict(video: EvalVideo) -> tuple[list[int], np.ndarray]:
+            frames, outputs = enhance_video(
+                model, video.low, protocol=protocol, padding=padding, batch=batch
+            )
+            pred = scoring.quantize_8bit(outputs)
+            if frames_dir is not None:
+                for f, image in zip(frames, pred):
+                    write_png(frames_dir / video.name / f"{video.frame_names[f]}.png", image)
+            return frames, pred
+
+        scored = _score_videos(
+            videos,
+            predict,
+            protocol=protocol,
+            flow_fn=flow_fn,
+            dataset_flow=dataset_flow,
+            backend=backend,
+            previews_per_video=previews_per_video,
+            progress=progress,
+            desc=f"evaluating ({protocol})",
+        )
+        if frames_dir is not None:
+            marker = {"generator": "tcenet_jax.evaluate", "videos": len(scored[0])}
+            atomic_write(frames_dir / FRAME_FOLDER_MARKER, (json.dumps(marker) + "\n").encode())
+    return scored
 
 
 def evaluate_predictions(
@@ -313,9 +331,11 @@ def evaluate_predictions(
     backend: str = "numpy",
     previews_per_video: int = 3,
     progress: bool = True,
+    skip: Collection[str] = (),
 ) -> tuple[list[scoring.VideoScores], list[scoring.Preview]]:
     """Scores another method's frames ``predictions/<video>/<frame name>.png`` against a
-    dataset's ground truth, like ``evaluate``.
+    dataset's ground truth, like ``evaluate``; the videos named in ``skip`` are left out
+    (see `missing_predictions`).
 
     With ``protocol`` every frame it scores must be predicted; without, every predicted frame
     of the video is scored (they must be consecutive). Frames are read as they are (8- or
@@ -348,6 +368,8 @@ def evaluate_predictions(
             )
         return frames, pred
 
+    if skip:
+        videos = (video for video in videos if video.name not in skip)
     return _score_videos(
         videos,
         predict,
@@ -359,6 +381,46 @@ def evaluate_predictions(
         progress=progress,
         desc="scoring predictions",
     )
+
+
+def missing_predictions(predictions: str | pathlib.Path, names: Sequence[str]) -> list[str]:
+    """The ground-truth videos among ``names`` that have no predicted frame
+    (``predictions/<video>/*.png``)."""
+    predictions = pathlib.Path(predictions)
+
+    def predicted(name: str) -> bool:
+        folder = predictions / name
+        return folder.is_dir() and any(p.suffix.lower() == ".png" for p in folder.iterdir())
+
+    return [name for name in names if not predicted(name)]
+
+
+def check_missing_predictions(
+    predictions: str | pathlib.Path, names: Sequence[str], *, allow_missing: bool
+) -> list[str]:
+    """The videos without predictions (`missing_predictions`), after the decision on them.
+
+    Raises FileNotFoundError naming them unless ``allow_missing``, and always when no video
+    has predictions; with ``allow_missing`` a warning line on stderr lists them.
+    """
+    missing = missing_predictions(predictions, names)
+    if not missing:
+        return []
+    listed = ", ".join(missing[:20]) + (
+        f" and {len(missing) - 20} more" if len(missing) > 20 else ""
+    )
+    what = (
+        f"{len(missing)} of {len(names)} ground-truth video(s) have no predictions in {predictions}"
+    )
+    if len(missing) == len(names):
+        raise FileNotFoundError(f"{what}: {listed}; nothing to score")
+    if not allow_missing:
+        raise FileNotFoundError(
+            f"{what}: {listed}; predict them, or pass --allow-missing to score the rest "
+            "(the report then lists them)"
+        )
+    print(f"warning: {what}, not scored (--allow-missing): {listed}", file=sys.stderr)
+    return missing
 
 
 # --------------------------------------------------------------------------- command line
@@ -398,21 +460,26 @@ def _default_out(args: argparse.Namespace) -> pathlib.Path:
     return predictions.parent / f"{predictions.name}_eval_{protocol}"
 
 
-def _is_within(path: pathlib.Path, folder: pathlib.Path) -> bool:
-    path, folder = path.resolve(), folder.resolve()
-    return path == folder or folder in path.parents
-
-
-def _check_outputs(out: pathlib.Path, save_frames: pathlib.Path | None, inputs, overwrite: bool):
-    """Refuses outputs inside the data read and existing outputs (without ``overwrite``)."""
-    for target in (out, save_frames):
+def _check_outputs(
+    out: pathlib.Path,
+    save_frames: pathlib.Path | None,
+    inputs: Sequence[pathlib.Path],
+    checkpoint: pathlib.Path | None,
+    overwrite: bool,
+) -> None:
+    """Refuses outputs that are, hold or lie inside the data read, that are or hold the
+    checkpoint, and existing outputs (without ``overwrite``; with it, only an earlier report or
+    ``--save-frames`` folder is replaced)."""
+    for target, marker, kind in (
+        (out, REPORT_MARKER, "evaluation report"),
+        (save_frames, FRAME_FOLDER_MARKER, "frame folder"),
+    ):
         if target is None:
             continue
-        for folder in inputs:
-            if _is_within(target, folder):
-                raise ValueError(f"output {target} lies inside the input {folder}; choose another")
-        if target.exists() and any(target.iterdir()) and not overwrite:
-            raise FileExistsError(f"output {target} already exists; pass --overwrite to replace it")
+        files.check_output_location(target, inputs)
+        if checkpoint is not None:
+            files.check_output_location(target, [checkpoint], inside_inputs_ok=True)
+        files.check_output_dir(target, overwrite=overwrite, marker=marker, kind=kind)
 
 
 def _print_results(
@@ -448,7 +515,14 @@ def _build_parser() -> argparse.ArgumentParser:
     data.add_argument("--split", default="test")
     data.add_argument("--ground-truth", help="with --predictions: ground truth <video>/<frame>")
     data.add_argument("--inputs", help="with --predictions --ground-truth: low-light frames")
-    data.add_argument("--max-videos", type=int, default=None, help="score the first N videos")
+    data.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="with --predictions: score the videos that have predictions, list the others",
+    )
+    data.add_argument(
+        "--max-videos", type=cli.positive_int, default=None, help="score the first N videos"
+    )
     how = parser.add_argument_group("protocol and metrics")
     how.add_argument(
         "--protocol",
@@ -463,11 +537,15 @@ def _build_parser() -> argparse.ArgumentParser:
         help="window padding at the video ends (default: mirror for full, new_info for first30)",
     )
     how.add_argument("--raft-checkpoint", help="raft_jax model directory for the warping error")
-    how.add_argument("--raft-iters", type=int, default=12, help="RAFT refinement iterations")
+    how.add_argument(
+        "--raft-iters", type=cli.positive_int, default=12, help="RAFT refinement iterations"
+    )
     how.add_argument("--backend", choices=("numpy", "jax"), default="numpy", help="metrics code")
-    how.add_argument("--batch", type=int, default=1, help="windows per network call")
+    how.add_argument("--batch", type=cli.positive_int, default=1, help="windows per network call")
     how.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
-    how.add_argument("--previews", type=int, default=3, help="side-by-side images per video")
+    how.add_argument(
+        "--previews", type=cli.non_negative_int, default=3, help="side-by-side images per video"
+    )
     out = parser.add_argument_group("output")
     out.add_argument("--out", help="report folder (default: beside the checkpoint/predictions)")
     out.add_argument("--save-frames", help="write every scored enhanced frame here as PNG")
@@ -486,10 +564,8 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
         parser.error("--inputs goes with --ground-truth (datasets bring their inputs)")
     if args.predictions and args.save_frames:
         parser.error("--save-frames needs --checkpoint")
-    if args.max_videos is not None and args.max_videos < 1:
-        parser.error("--max-videos must be at least 1")
-    if args.batch < 1:
-        parser.error("--batch must be at least 1")
+    if args.allow_missing and not args.predictions:
+        parser.error("--allow-missing goes with --predictions")
     if args.protocol == "official" and args.padding:
         parser.error("the official protocol never pads windows; drop --padding")
 
@@ -513,9 +589,18 @@ def run(args: argparse.Namespace) -> pathlib.Path:
     source = dataset_source(args.dataset, args.data_root) if args.dataset else None
     if isinstance(source, pathlib.Path):
         read.append(source)
-    _check_outputs(out, save_frames, read, args.overwrite)
-    if args.checkpoint and not pathlib.Path(args.checkpoint).exists():
+    checkpoint = pathlib.Path(args.checkpoint) if args.checkpoint else None
+    _check_outputs(out, save_frames, read, checkpoint, args.overwrite)
+    if checkpoint is not None and not checkpoint.exists():
         raise FileNotFoundError(f"checkpoint not found: {args.checkpoint}")
+    if args.predictions and not pathlib.Path(args.predictions).is_dir():
+        raise FileNotFoundError(f"predictions folder {args.predictions} is not a directory")
+    missing: list[str] = []
+    if args.predictions and args.ground_truth and pathlib.Path(args.ground_truth).is_dir():
+        truth = sorted(p.name for p in pathlib.Path(args.ground_truth).iterdir() if p.is_dir())
+        missing = check_missing_predictions(
+            args.predictions, truth, allow_missing=args.allow_missing
+        )
     flow_fn, flow_note = _load_flow_fn(args)
     start = time.perf_counter()
     if args.predictions and args.ground_truth:
@@ -527,6 +612,7 @@ def run(args: argparse.Namespace) -> pathlib.Path:
             flow_fn=flow_fn,
             previews_per_video=args.previews,
             backend=args.backend,
+            skip=missing,
         )
         if args.max_videos:
             print("note: --max-videos is ignored with --ground-truth", file=sys.stderr)
@@ -534,8 +620,11 @@ def run(args: argparse.Namespace) -> pathlib.Path:
         eval_videos = iterate_eval_videos(source, args.split, args.max_videos)
         common = dict(flow_fn=flow_fn, backend=args.backend, previews_per_video=args.previews)
         if args.predictions:
+            missing = check_missing_predictions(
+                args.predictions, eval_videos.names, allow_missing=args.allow_missing
+            )
             videos, previews = evaluate_predictions(
-                args.predictions, eval_videos, protocol=args.protocol, **common
+                args.predictions, eval_videos, protocol=args.protocol, skip=missing, **common
             )
         else:
             model = load_tcenet(args.checkpoint, dtype=jnp.dtype(args.dtype))
@@ -546,6 +635,7 @@ def run(args: argparse.Namespace) -> pathlib.Path:
                 padding=args.padding,
                 batch=args.batch,
                 save_frames=save_frames,
+                overwrite=args.overwrite,
                 **common,
             )
     metadata = {
@@ -563,8 +653,16 @@ def run(args: argparse.Namespace) -> pathlib.Path:
         "backend": args.backend,
         "seconds": round(time.perf_counter() - start, 3),
     }
+    if args.predictions:
+        metadata["missing_videos"] = missing  # ground-truth videos without predictions
     scoring.write_report(out, videos, previews, metadata=metadata, overwrite=args.overwrite)
     _print_results(videos, out, flow_note, raft=flow_fn is not None)
+    if missing:
+        print(
+            f"warning: {len(missing)} video(s) had no predictions and are not in the means: "
+            f"{', '.join(missing)} (listed in {out / 'metrics.json'})",
+            file=sys.stderr,
+        )
     return out
 
 

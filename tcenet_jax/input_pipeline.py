@@ -22,7 +22,7 @@ import dataclasses
 import math
 import os
 import pathlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import cv2
@@ -268,10 +268,12 @@ class EvalVideo:
 
 
 class EvalVideos:
-    """The videos of one split in order: ``len()`` without reading them, each read on iteration."""
+    """The videos of one split in order: ``len()`` and ``names`` without reading them, each
+    read on iteration."""
 
-    def __init__(self, count: int, read: Callable[[int], EvalVideo]):
+    def __init__(self, count: int, read: Callable[[int], EvalVideo], names: Sequence[str]):
         self._count, self._read = count, read
+        self.names = list(names)[:count]
 
     def __len__(self) -> int:
         return self._count
@@ -281,7 +283,9 @@ class EvalVideos:
 
     def first(self, count: int | None) -> EvalVideos:
         """The first ``count`` videos (all for None)."""
-        return self if count is None else EvalVideos(min(count, self._count), self._read)
+        if count is None:
+            return self
+        return EvalVideos(min(count, self._count), self._read, self.names)
 
 
 def _folder_videos(root: pathlib.Path, split: str) -> EvalVideos:
@@ -319,7 +323,7 @@ def _folder_videos(root: pathlib.Path, split: str) -> EvalVideos:
         )
         return EvalVideo(video.name, low, normal, flow, list(video.frame_names))
 
-    return EvalVideos(len(videos), read)
+    return EvalVideos(len(videos), read, [video.name for video in videos])
 
 
 def _read_checked(video, paths, what: str, size: tuple[int, int] | None) -> np.ndarray:
@@ -369,5 +373,5 @@ def iterate_eval_videos(
                 frame_names=[str(n) for n in clip["frame_names"]],
             )
 
-        videos = EvalVideos(len(frames), read)
+        videos = EvalVideos(len(frames), read, [str(n) for n in frames.index.names])
     return videos.first(max_videos)

@@ -15,7 +15,7 @@ import json
 import math
 import pathlib
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -328,6 +328,7 @@ def score_prediction_folders(
     previews_per_video: int = 3,
     backend: str = "numpy",
     progress: bool = True,
+    skip: Collection[str] = (),
 ) -> tuple[list[VideoScores], list[Preview]]:
     """Scores ``predictions/<video>/<frame>.png`` against ``ground_truth/<video>/<frame>.png``.
 
@@ -337,12 +338,13 @@ def score_prediction_folders(
     one, every predicted frame is scored (they must be consecutive ground-truth frames).
     ``flow_fn`` computes flows and occlusions on the ground truth for the warping error (skipped
     without it). ``inputs/<video>/<frame>.png``, when given, fill the previews' first panel.
+    Videos named in ``skip`` are left out.
     """
     predictions, ground_truth = pathlib.Path(predictions), pathlib.Path(ground_truth)
     for folder in (predictions, ground_truth, *([pathlib.Path(inputs)] if inputs else [])):
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder} is not a directory")
-    names = sorted(p.name for p in predictions.iterdir() if p.is_dir())
+    names = sorted(p.name for p in predictions.iterdir() if p.is_dir() and p.name not in skip)
     if not names:
         raise ValueError(f"{predictions} has no video sub-folders")
     videos, previews = [], []

@@ -20,7 +20,9 @@ TFDS version). Output layout::
 
 The same seed and inputs give byte-identical output. The output folder is built
 under a temporary name and renamed into place; an existing one is refused
-without ``--overwrite``.
+without ``--overwrite``, and even with it unless it is an earlier output of this
+command (it holds ``synthesis.json``); an output that is, holds or lies inside an
+input is always refused.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import cv2
 import numpy as np
 
 from raft_jax import cli
-from raft_jax.files import staged_output_dir
+from raft_jax.files import atomic_write, staged_output_dir
 from tcenet_jax import synthesis
 from tcenet_jax.progress import progress_bar
 from tcenet_jax.video_io import (
@@ -54,6 +56,7 @@ from tcenet_jax.video_io import (
 )
 
 GENERATOR = "tcenet_jax.synthesize/1"
+MARKER = "synthesis.json"  # written last: marks a complete dataset this command wrote
 MODEL_CHOICES = (*synthesis.MODELS, "mixed")
 SAMPLES_DIR = pathlib.Path(__file__).resolve().parents[1] / "data" / "samples"
 DEMO_SETTINGS = {
@@ -79,9 +82,18 @@ def _pick_model(model: str, seed: int) -> str:
 
 
 def _write_json(path: pathlib.Path, **data: Any) -> None:
-    """Writes ``data`` with the generator's name as sorted, indented JSON."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"generator": GENERATOR, **data}, indent=2, sort_keys=True) + "\n")
+    """Writes ``data`` with the generator's name as sorted, indented JSON (atomically)."""
+    text = json.dumps({"generator": GENERATOR, **data}, indent=2, sort_keys=True) + "\n"
+    atomic_write(path, text.encode())
+
+
+def _staged_dataset(output: str | os.PathLike, inputs: Sequence[pathlib.Path], overwrite: bool):
+    """The output folder, staged; an existing one is replaced only with ``overwrite`` and only
+    when it is an earlier synthesized dataset (it holds ``MARKER``), never when it is, holds or
+    lies inside an input."""
+    return staged_output_dir(
+        output, overwrite=overwrite, inputs=inputs, marker=MARKER, kind="synthesized dataset"
+    )
 
 
 def _write_frame_pair(root: pathlib.Path, video: str, index: int, normal, low) -> None:
@@ -123,8 +135,10 @@ def synthesize_from_videos(
     overwrite: bool = False,
 ) -> pathlib.Path:
     """Darkens normal-light videos into a DS-LOL-layout dataset (no flow); returns ``output``."""
+    if max_frames is not None and max_frames < 1:
+        raise ValueError(f"max_frames must be at least 1, got {max_frames}")
     videos = _expand_video_inputs(inputs)
-    with staged_output_dir(output, overwrite=overwrite) as root:
+    with _staged_dataset(output, [pathlib.Path(p) for p in inputs], overwrite) as root:
         for index, path in enumerate(progress_bar(videos, desc="videos", unit="video")):
             name = path.stem if path.is_file() else path.name
             vseed = video_seed(seed, index)
@@ -192,13 +206,18 @@ def synthesize_from_stills(
     paths = [pathlib.Path(p) for p in images]
     if not paths:
         raise BadDataError("no still image given")
+    if clips_per_image < 1 or num_frames < 2 or min(size) < 1:
+        raise ValueError(
+            f"expected clips_per_image ≥ 1, num_frames ≥ 2 and a positive size, got "
+            f"{clips_per_image}, {num_frames}, {tuple(size)}"
+        )
     total = len(paths) * clips_per_image
     if not 0 <= test_videos < total:
         raise ValueError(f"test_videos must be in [0, {total}), got {test_videos}")
     names = [f"{p.stem}_{k:02d}" for p in paths for k in range(clips_per_image)]
     if len(set(names)) != len(names):
         raise BadDataError("several still images have the same file name stem")
-    with staged_output_dir(output, overwrite=overwrite) as root:
+    with _staged_dataset(output, paths, overwrite) as root:
         stills: dict[pathlib.Path, np.ndarray] = {}
         for index, name in enumerate(progress_bar(names, desc="clips", unit="clip")):
             path = paths[index // clips_per_image]
@@ -227,8 +246,9 @@ def synthesize_from_stills(
         if test_videos:
             order = np.random.default_rng([seed, 4]).permutation(total)
             test = sorted(names[i] for i in order[:test_videos])
-            (root / "test_list.txt").write_text("".join(f"{n}\n" for n in test))
-            (root / "train_list.txt").write_text("".join(f"{n}\n" for n in names if n not in test))
+            atomic_write(root / "test_list.txt", "".join(f"{n}\n" for n in test).encode())
+            train = "".join(f"{n}\n" for n in names if n not in test)
+            atomic_write(root / "train_list.txt", train.encode())
         _write_json(
             root / "synthesis.json",
             kind="stills",
@@ -272,7 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--seed", type=int, default=0)
+    common.add_argument("--seed", type=cli.non_negative_int, default=0)
     common.add_argument("--overwrite", action="store_true", help="replace an existing output")
     for name in ("videos", "stills"):
         command = commands.add_parser(name, parents=[common])
@@ -288,17 +308,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             default="gamma",
             help="low-light model; mixed draws one per video",
         )
-    commands.choices["videos"].add_argument("--max-frames", type=int, default=None)
+    commands.choices["videos"].add_argument("--max-frames", type=cli.positive_int, default=None)
     stills = commands.choices["stills"]
-    stills.add_argument("--clips-per-image", type=int, default=3)
-    stills.add_argument("--num-frames", type=int, default=12)
-    stills.add_argument("--size", type=int, nargs=2, default=(128, 192), metavar=("H", "W"))
+    stills.add_argument("--clips-per-image", type=cli.positive_int, default=3)
+    stills.add_argument("--num-frames", type=cli.int_at_least(2), default=12)
+    stills.add_argument(
+        "--size", type=cli.positive_int, nargs=2, default=(128, 192), metavar=("H", "W")
+    )
     stills.add_argument(
         "--no-foreground",
         action="store_true",
         help="camera motion only, no moving foreground patch",
     )
-    stills.add_argument("--test-videos", type=int, default=0)
+    stills.add_argument("--test-videos", type=cli.non_negative_int, default=0)
     demo = commands.add_parser("demo", parents=[common])
     demo.add_argument("--data-root", default="data", help="the demo goes to DATA_ROOT/demo/")
     args = parser.parse_args(argv)

@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import fractions
 import itertools
+import json
 import os
 import pathlib
 import re
@@ -497,7 +498,8 @@ def _pixel_format(codec: str, bit_depth: int, size: tuple[int, int], path: pathl
 
 
 def _fail(output: pathlib.Path, error: BaseException) -> OSError:
-    return OSError(f"cannot write {output} ({error}); is the disk full or write-protected?")
+    """The error of a failed video write: names ``output`` and the cause (a full disk...)."""
+    return files.write_error(output, error)
 
 
 class VideoWriter:
@@ -550,10 +552,13 @@ class VideoWriter:
         self._deep = bit_depth > 8
         self.color = color or ColorInfo.bt709()
         muxer = VIDEO_CONTAINERS[self.path.suffix.lower()][0]
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            suffix=self.path.suffix, prefix=f".{self.path.stem}.", dir=self.path.parent
-        )
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(
+                suffix=self.path.suffix, prefix=f".{self.path.stem}.", dir=self.path.parent
+            )
+        except OSError as error:
+            raise _fail(self.path, error) from None
         os.close(fd)
         self.tmp = pathlib.Path(tmp)
         self._source: av.container.InputContainer | None = None
@@ -843,11 +848,17 @@ def open_frames(path: PathLike) -> VideoSource:
     )
 
 
+FRAME_FOLDER_MARKER = ".tcenet_jax-frames.json"  # in every frame folder FrameFolderWriter makes
+
+
 class FrameFolderWriter:
     """Writes PNG frames into a temporary folder beside ``path``; ``commit`` renames it.
 
     Same interface as ``VideoWriter``: ``write(image, pts)`` (``pts`` unused),
-    ``commit()`` (checks that every frame is there), ``abort()``.
+    ``commit()`` (checks that every frame is there), ``abort()``. The folder also holds the
+    hidden file ``FRAME_FOLDER_MARKER`` (the frame count), which frame readers skip: it tells
+    a later ``--overwrite`` that the folder is an earlier output, which may be replaced
+    (any other existing folder is refused).
     """
 
     def __init__(
@@ -859,11 +870,20 @@ class FrameFolderWriter:
         self.overwrite = overwrite
         self.count = 0
         self.warnings: list[str] = []
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = pathlib.Path(
-            tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent)
-        )
+        self._check_target()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.tmp = pathlib.Path(
+                tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+            )
+        except OSError as error:
+            raise files.write_error(self.path, error) from None
         files.apply_umask(self.tmp)
+
+    def _check_target(self) -> None:
+        files.check_output_dir(
+            self.path, overwrite=self.overwrite, marker=FRAME_FOLDER_MARKER, kind="frame folder"
+        )
 
     def write(self, image: np.ndarray, pts: int | None = None) -> None:
         del pts  # frame folders have no timestamps
@@ -873,9 +893,12 @@ class FrameFolderWriter:
 
     def commit(self) -> None:
         try:
-            written = len(list(self.tmp.iterdir()))
+            written = sum(1 for p in self.tmp.iterdir() if p.stat().st_size > 0)
             if written != self.count:
                 raise OSError(f"cannot write {self.path}: {written} of {self.count} frames written")
+            marker = {"generator": "tcenet_jax.video_io.FrameFolderWriter", "frames": self.count}
+            _atomic_write(self.tmp / FRAME_FOLDER_MARKER, (json.dumps(marker) + "\n").encode())
+            self._check_target()
             replace_path(self.tmp, self.path, overwrite=self.overwrite)
         except BaseException:
             self.abort()
@@ -887,12 +910,18 @@ class FrameFolderWriter:
 
 def replace_path(new: pathlib.Path, target: pathlib.Path, *, overwrite: bool) -> None:
     """Renames ``new`` (a file or folder) to ``target``. An existing target is replaced only
-    if ``overwrite``: it is moved aside first and deleted once ``new`` is in place."""
+    if ``overwrite`` and only by the same kind (a file by a file, a folder by a folder): it is
+    moved aside first and deleted once ``new`` is in place."""
     if not target.exists() and not target.is_symlink():
         os.replace(new, target)
         return
     if not overwrite:
         raise FileExistsError(f"output {target} already exists")
+    if new.is_dir() != target.is_dir() or target.is_symlink():
+        raise FileExistsError(
+            f"output {target} is a {'folder' if target.is_dir() else 'file or link'}; "
+            "--overwrite replaces only an earlier output of the same kind"
+        )
     aside = pathlib.Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
     os.replace(target, aside / target.name)
     try:

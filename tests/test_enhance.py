@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from raft_jax import model_dir
-from tcenet_jax import enhance, inference
+from tcenet_jax import enhance, inference, video_io
 from tests.conftest import _REPO
 from tests.videos import audio_seconds, moving_frames, probe, write_video
 
@@ -219,8 +219,9 @@ def test_16_bit_frame_folder(tmp_path, tiny_tcenet):
         )
     out = tmp_path / "enhanced16"
     enhance.enhance_file(folder, out, tiny_tcenet, progress=False)
-    names = sorted(p.name for p in out.iterdir())
+    names = sorted(p.name for p in out.iterdir() if p.suffix == ".png")
     assert names == [f"frame_{i:03d}.png" for i in range(5)]
+    assert sorted(p.name for p in out.iterdir()) == [video_io.FRAME_FOLDER_MARKER, *names]
     frame = cv2.imread(str(out / names[0]), cv2.IMREAD_UNCHANGED)
     assert frame.dtype == np.uint16 and frame.shape == (40, 52, 3)
     mask = _umask()

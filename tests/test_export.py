@@ -194,7 +194,7 @@ def test_a_trained_workdir_exports_and_loads_back(trained_workdir, tmp_path, cap
     inside = trained_workdir / "checkpoints" / "x.pth"
     assert convert.main(["export", str(trained_workdir), str(inside), "--overwrite"]) == 1
     assert re.search(
-        r"error: output .*x\.pth is inside the input .*checkpoints", capsys.readouterr().err
+        r"error: output .*x\.pth lies inside the input .*checkpoints", capsys.readouterr().err
     )
     assert not inside.exists()
 
@@ -249,7 +249,7 @@ def test_bad_inputs_and_outputs_are_one_line_errors(tcenet_dir, tmp_path, capsys
         ),
         ([str(broken), str(tmp_path / "o.pth")], r"broken/model\.json: not a readable model"),
         ([str(tcenet_dir), str(tmp_path / "outdir")], r"outdir is a directory"),
-        ([str(tcenet_dir), str(inside), "--overwrite"], r"is inside the input"),
+        ([str(tcenet_dir), str(inside), "--overwrite"], r"lies inside the input"),
     ]
     for args, message in cases:
         assert convert.main(["export", *args]) == 1, args

@@ -179,7 +179,7 @@ def test_flow_cli_errors(converted, tmp_path, capsys):
         )
         == 1
     )
-    assert "one of the input images" in capsys.readouterr().err
+    assert "would overwrite the input" in capsys.readouterr().err
     assert not (tmp_path / "flow.png").exists()
 
 
