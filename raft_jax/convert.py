@@ -107,11 +107,11 @@ def _princeton_alias(state: Mapping[str, np.ndarray]):
 
 TCENET_HINT = (
     "This looks like a TCE-Net checkpoint, not RAFT: convert it with "
-    "`python -m tcenet_jax.convert tcenet INPUT.pth OUTPUT_DIR`."
+    "the TCE-Net package's `convert tcenet INPUT.pth OUTPUT_DIR`."
 )
 VGG_HINT = (
     "This looks like torchvision VGG19 weights, not RAFT: convert them with "
-    "`python -m tcenet_jax.convert vgg19 INPUT.pth OUTPUT_DIR`."
+    "the TCE-Net package's `convert vgg19 INPUT.pth OUTPUT_DIR`."
 )
 
 

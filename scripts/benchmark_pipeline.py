@@ -25,7 +25,7 @@ import cv2
 from configs import base
 from tcenet_jax import input_pipeline
 from tcenet_jax.datasets import prepare_source, source_config
-from tcenet_jax.synthesize import SAMPLES_DIR, synthesize_from_stills
+from tcenet_jax.datasets.synthetic import SAMPLES_DIR, synthesize_from_stills
 from tcenet_jax.video_io import read_image, write_png
 
 HEIGHT, WIDTH = 512, 960

@@ -14,7 +14,7 @@ from configs import base
 from raft_jax import backward_warp
 from tcenet_jax import input_pipeline, synthesis
 from tcenet_jax.datasets import prepare_source_for_process, source_config
-from tcenet_jax.synthesize import synthesize_from_stills
+from tcenet_jax.datasets.synthetic import synthesize_from_stills
 from tcenet_jax.video_io import BadDataError, read_image, write_png
 
 SAMPLES = pathlib.Path(__file__).resolve().parents[1] / "data" / "samples"

@@ -10,6 +10,7 @@ import pytest
 
 from raft_jax import backward_warp
 from tcenet_jax import synthesize
+from tcenet_jax.datasets import synthetic
 from tcenet_jax.video_io import BadDataError, read_flo, read_frames, read_image, write_png
 from tests.videos import moving_frames, write_video
 
@@ -37,7 +38,7 @@ def _tree(root: pathlib.Path) -> dict[str, bytes]:
 
 
 def _stills(stills, out, seed=0, **kwargs):
-    return synthesize.synthesize_from_stills(
+    return synthetic.synthesize_from_stills(
         stills,
         out,
         seed=seed,
@@ -100,7 +101,7 @@ def test_failed_run_leaves_nothing(tmp_path):
     tiny = tmp_path / "tiny.png"
     write_png(tiny, np.zeros((10, 10, 3), np.float32))
     with pytest.raises(BadDataError, match=r"tiny\.png is 10x10; a still must be larger"):
-        synthesize.synthesize_from_stills([tiny], tmp_path / "out", size=(24, 32))
+        synthetic.synthesize_from_stills([tiny], tmp_path / "out", size=(24, 32))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.png"]
 
 
@@ -111,10 +112,10 @@ def test_videos_from_file_and_frame_folder(tmp_path):
         write_png(folder / f"{t:05d}.png", rng.random((16, 24, 3)).astype(np.float32))
     pan = [(rng.random((16, 24, 3)) * 255).astype(np.uint8) for _ in range(3)]
     write_video(tmp_path / "inputs" / "pan.avi", pan, rate=10, codec="mjpeg", pix_fmt="yuvj420p")
-    out = synthesize.synthesize_from_videos(
+    out = synthetic.synthesize_from_videos(
         [tmp_path / "inputs"], tmp_path / "a", seed=1, model="raw"
     )
-    again = synthesize.synthesize_from_videos(
+    again = synthetic.synthesize_from_videos(
         [tmp_path / "inputs"], tmp_path / "b", seed=1, model="raw"
     )
     assert _tree(out) == _tree(again)
@@ -123,7 +124,7 @@ def test_videos_from_file_and_frame_folder(tmp_path):
     assert not (out / "flow").exists()
     params = json.loads((out / "params" / "walk.json").read_text())
     assert params["num_frames"] == 4 and params["low_light"]["model"] == "raw"
-    limited = synthesize.synthesize_from_videos([folder], tmp_path / "c", max_frames=2)
+    limited = synthetic.synthesize_from_videos([folder], tmp_path / "c", max_frames=2)
     assert len(list((limited / "normal" / "walk").iterdir())) == 2
 
 
@@ -133,8 +134,8 @@ def test_frame_names_sort_naturally(tmp_path):
                           ("padded", [f"{i:02d}.png" for i in range(1, 13)])):  # fmt: skip
         for name, frame in zip(names, frames):
             write_png(tmp_path / layout / "clip" / name, frame)
-    plain = synthesize.synthesize_from_videos([tmp_path / "plain"], tmp_path / "a", seed=2)
-    padded = synthesize.synthesize_from_videos([tmp_path / "padded"], tmp_path / "b", seed=2)
+    plain = synthetic.synthesize_from_videos([tmp_path / "plain"], tmp_path / "a", seed=2)
+    padded = synthetic.synthesize_from_videos([tmp_path / "padded"], tmp_path / "b", seed=2)
     assert _tree(plain) == _tree(padded)
     np.testing.assert_array_equal(
         read_frames(plain / "normal" / "clip")[0], np.stack(frames) / np.float32(255)
@@ -185,4 +186,4 @@ def test_demo_dataset_is_built_on_first_use(tmp_path):
 
 def test_demo_without_the_sample_photos(tmp_path):
     with pytest.raises(BadDataError, match="the sample photos are not in"):
-        synthesize.write_demo_videos(tmp_path / "demo", samples_dir=tmp_path / "nowhere")
+        synthetic.write_demo_videos(tmp_path / "demo", samples_dir=tmp_path / "nowhere")

@@ -25,6 +25,7 @@ from tcenet_jax.datasets.demo import Demo
 from tcenet_jax.datasets.drv import Drv
 from tcenet_jax.datasets.ds_lol import DsLol
 from tcenet_jax.datasets.sdsd import Sdsd
+from tcenet_jax.datasets.synthetic import write_demo_videos
 from tcenet_jax.progress import is_terminal
 from tcenet_jax.video_io import BadDataError
 
@@ -191,8 +192,6 @@ def _prepare(source: ml_collections.ConfigDict, *, may_build: bool) -> tfds.core
         )
     manual_dir = pathlib.Path(source.manual_dir)
     if source.builder == "demo" and not manual_dir.exists():
-        from tcenet_jax.synthesize import write_demo_videos  # synthesize imports this package
-
         write_demo_videos(manual_dir)
     if not manual_dir.is_dir():
         raise BadDataError(
@@ -216,8 +215,6 @@ def ensure_demo_dataset(
     """
     source = demo_source_config(data_root)
     if overwrite or not pathlib.Path(source.manual_dir).exists():
-        from tcenet_jax.synthesize import write_demo_videos  # synthesize imports this package
-
         write_demo_videos(source.manual_dir, seed=seed, overwrite=overwrite)
         shutil.rmtree(pathlib.Path(source.data_dir) / Demo.name, ignore_errors=True)
     prepare_source(source)
