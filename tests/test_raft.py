@@ -54,7 +54,7 @@ def test_gradients_reach_the_images():
     rng = np.random.default_rng(0)
     image1 = jnp.asarray(rng.uniform(0, 255, (1, 128, 128, 3)), jnp.float32)
     image2 = jnp.roll(image1, 2, axis=2)
-    grad = jax.grad(lambda a: jnp.sum(model(a, image2, iters=2)[1]))(image1)
+    grad = jax.jit(jax.grad(lambda a: jnp.sum(model(a, image2, iters=2)[1])))(image1)
     assert np.all(np.isfinite(grad)) and np.any(grad != 0)
 
 
