@@ -32,8 +32,8 @@ import numpy as np
 from flax import nnx
 
 from tcenet_jax import video_io
-from tcenet_jax.enhance import load_checkpoint
 from tcenet_jax.inference import enhance_frames
+from tcenet_jax.loading import load_tcenet
 from tcenet_jax.models import TCENet
 
 
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
 
     dtype = jnp.dtype(args.dtype)
     if args.checkpoint:
-        model = load_checkpoint(args.checkpoint, dtype=dtype)
+        model = load_tcenet(args.checkpoint, dtype=dtype)
     else:
         model = TCENet(dtype=dtype, rngs=nnx.Rngs(0))
     paths = args.paths.split(",")

@@ -31,6 +31,7 @@ import numpy as np
 from raft_jax import cli
 from tcenet_jax import video_io
 from tcenet_jax.inference import enhance_frames
+from tcenet_jax.loading import load_tcenet
 from tcenet_jax.models import TCENet
 from tcenet_jax.progress import progress_bar
 
@@ -269,18 +270,6 @@ def enhance_file(
     }
 
 
-def load_checkpoint(path: str | pathlib.Path, *, dtype=jnp.float32) -> TCENet:
-    """A TCENet from an Orbax model directory or an official ``.pth`` file."""
-    path = pathlib.Path(path)
-    if path.suffix == ".pth":
-        from tcenet_jax.convert import load_official_tcenet
-
-        return load_official_tcenet(path, dtype=dtype)
-    from tcenet_jax.checkpointing import load_model
-
-    return load_model(path, dtype=dtype)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = cli.ArgumentParser(
         prog="python -m tcenet_jax.enhance", description=__doc__.split("\n\n")[0]
@@ -339,7 +328,7 @@ def _enhance(args: argparse.Namespace) -> None:
     options = {"overwrite": args.overwrite, "codec": args.codec, "crf": args.crf}
     check_output(args.input, args.output, **options)  # before the model is loaded
     video_io.open_frames(args.input)  # an unreadable input, too
-    model = load_checkpoint(args.checkpoint, dtype=jnp.dtype(args.dtype))
+    model = load_tcenet(args.checkpoint, dtype=jnp.dtype(args.dtype))
     stats = enhance_file(
         args.input,
         args.output,

@@ -32,6 +32,7 @@ from tcenet_jax import metrics, protocols, scoring
 from tcenet_jax.datasets import demo_source_config, source_config
 from tcenet_jax.inference import enhance_frames, split_for_size
 from tcenet_jax.input_pipeline import EvalVideo, iterate_eval_videos
+from tcenet_jax.loading import load_tcenet
 from tcenet_jax.models import TCENet, pad_to_multiple
 from tcenet_jax.progress import progress_bar
 from tcenet_jax.video_io import BadDataError, read_image, write_png
@@ -537,9 +538,7 @@ def run(args: argparse.Namespace) -> pathlib.Path:
                 args.predictions, eval_videos, protocol=args.protocol, **common
             )
         else:
-            from tcenet_jax.enhance import load_checkpoint
-
-            model = load_checkpoint(args.checkpoint, dtype=jnp.dtype(args.dtype))
+            model = load_tcenet(args.checkpoint, dtype=jnp.dtype(args.dtype))
             videos, previews = evaluate(
                 model,
                 eval_videos,

@@ -33,8 +33,9 @@ from jax.sharding import PartitionSpec as P
 
 from raft_jax.files import atomic_write
 from tcenet_jax import input_pipeline, metrics, stcl
-from tcenet_jax.checkpointing import BEST_METRIC, TrainCheckpointer, load_model
+from tcenet_jax.checkpointing import BEST_METRIC, TrainCheckpointer
 from tcenet_jax.config_checks import check_training_config
+from tcenet_jax.loading import load_tcenet
 from tcenet_jax.models import TCENet
 from tcenet_jax.progress import StepCounter, progress_bar
 
@@ -83,7 +84,7 @@ def create_model(config: ml_collections.ConfigDict) -> TCENet:
     """The network from the config (official init), or the weights of ``init_checkpoint``."""
     dtype = jnp.dtype(config.model.dtype)
     if config.init_checkpoint:
-        model = load_model(config.init_checkpoint, dtype=dtype)
+        model = load_tcenet(config.init_checkpoint, dtype=dtype)
         if model.config != {
             "base_dim": config.model.base_dim,
             "num_res_blocks": config.model.num_res_blocks,

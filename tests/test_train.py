@@ -25,8 +25,8 @@ from flax import nnx
 
 from configs import demo
 from raft_jax.files import current_umask
-from tcenet_jax import input_pipeline, train
-from tcenet_jax.checkpointing import TrainCheckpointer, load_model
+from tcenet_jax import input_pipeline, load_tcenet, train
+from tcenet_jax.checkpointing import TrainCheckpointer
 from tests.conftest import run_cli
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -97,7 +97,7 @@ def _run_training(workdir, data_root, overrides, *, devices: int = 1, wait: bool
 
 
 def _final_params(workdir: pathlib.Path) -> list[np.ndarray]:
-    model = load_model(workdir)
+    model = load_tcenet(workdir)
     return [np.asarray(x) for x in jax.tree.leaves(nnx.state(model, nnx.Param))]
 
 
@@ -176,10 +176,8 @@ def test_training_writes_logs_checkpoints_and_config(trained):
 
 
 def test_trained_workdir_loads_as_a_model(trained):
-    from tcenet_jax.checkpointing import load_model
-
     workdir, _ = trained
-    model = load_model(workdir)
+    model = load_tcenet(workdir)
     out = model(jnp.zeros((1, 6, 32, 32, 3)))
     assert out.shape == (1, 2, 32, 32, 3)
     assert np.all(np.isfinite(np.asarray(out)))
