@@ -17,7 +17,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.model.base_dim = 32
     config.model.num_res_blocks = 16
     config.model.dtype = "float32"  # compute dtype: "bfloat16" on GPUs/TPUs
-    config.init_checkpoint = ""  # optional start: an official .pth, model dir or training workdir
+    config.init_checkpoint = ""  # optional TCE-Net to start from (a path load_tcenet reads)
 
     # Data: a real paired source and a synthetic source per step (see input_pipeline).
     config.data = data_config()

@@ -31,8 +31,9 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from tcenet_jax import load_tcenet, video_io
+from tcenet_jax import video_io
 from tcenet_jax.inference import enhance_frames
+from tcenet_jax.loading import load_tcenet
 from tcenet_jax.models import TCENet
 
 

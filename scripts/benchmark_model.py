@@ -27,6 +27,7 @@ import numpy as np
 from flax import nnx
 
 from tcenet_jax.models import TCENet
+from tcenet_jax.official_weights import export_tcenet
 
 PAPER_GFLOP = {(256, 256): 198.0, (512, 960): 1521.0}
 
@@ -53,39 +54,6 @@ def load_official_network(repo: pathlib.Path):
     return torch, module.VTCE_Net
 
 
-def torch_state_from(model: TCENet) -> dict[str, np.ndarray]:
-    """Our weights in the official layout (inverse of the converter's table)."""
-    from tcenet_jax.convert import official_name
-
-    state = {}
-    for path, module in nnx.iter_modules(model):
-        prefix = official_name(".".join(map(str, path)))
-        if isinstance(module, nnx.ConvTranspose):
-            state[f"{prefix}.weight"] = np.transpose(module.kernel.get_value(), (3, 2, 0, 1))
-            state[f"{prefix}.bias"] = module.bias.get_value()
-        elif isinstance(module, nnx.Conv):
-            k = np.asarray(module.kernel.get_value())
-            state[f"{prefix}.weight"] = np.transpose(
-                k, (k.ndim - 1, k.ndim - 2, *range(k.ndim - 2))
-            )
-            if module.bias is not None:
-                state[f"{prefix}.bias"] = module.bias.get_value()
-        elif isinstance(module, nnx.Linear):
-            state[f"{prefix}.weight"] = np.asarray(module.kernel.get_value()).T
-            if module.bias is not None:
-                state[f"{prefix}.bias"] = module.bias.get_value()
-        elif isinstance(module, nnx.BatchNorm):
-            for ours, theirs in (
-                ("scale", "weight"),
-                ("bias", "bias"),
-                ("mean", "running_mean"),
-                ("var", "running_var"),
-            ):
-                state[f"{prefix}.{theirs}"] = getattr(module, ours).get_value()
-            state[f"{prefix}.num_batches_tracked"] = np.array(0)
-    return {k: np.asarray(v) for k, v in state.items()}
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="256x256,512x960")
@@ -110,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
         torch, network = load_official_network(args.official_repo)
         official = network().eval()
         official.load_state_dict(
-            {k: torch.from_numpy(v.copy()) for k, v in torch_state_from(model).items()}
+            {k: torch.from_numpy(v) for k, v in export_tcenet(model)["G_net"].items()}
         )
         print(
             f"PyTorch reference: official VTCE_Net, torch {torch.__version__}, "

@@ -8,8 +8,7 @@ import pytest
 from flax import nnx
 
 from raft_jax.torch_weights import CheckpointMismatchError
-from tcenet_jax import convert
-from tcenet_jax.checkpointing import load_model
+from tcenet_jax import convert, load_tcenet
 from tests.conftest import nchw_to_nhwc
 
 torch = pytest.importorskip("torch")
@@ -40,7 +39,7 @@ def io(fixture_npz):
 
 @pytest.fixture(scope="module")
 def model(official_pth):
-    return convert.load_official_tcenet(official_pth)
+    return load_tcenet(official_pth)
 
 
 @pytest.mark.parametrize("i", [0, 1])
@@ -60,7 +59,7 @@ def test_intermediates_match_the_official_network(model, io):
 
 
 def test_bfloat16_forward_stays_close_to_float32(official_pth, io):
-    model_bf16 = convert.load_official_tcenet(official_pth, dtype=jnp.bfloat16)
+    model_bf16 = load_tcenet(official_pth, dtype=jnp.bfloat16)
     for i in (0, 1):
         out = np.asarray(forward(model_bf16, clips_from(io, i)))
         assert out.dtype == np.float32
@@ -73,7 +72,7 @@ def test_cli_round_trip_is_bit_identical(model, official_pth, io, tmp_path, caps
     out_dir = tmp_path / "tcenet_ckpt"
     assert convert.main(["tcenet", str(official_pth), str(out_dir)]) == 0
     assert "wrote" in capsys.readouterr().out
-    restored = load_model(out_dir)
+    restored = load_tcenet(out_dir)
     clips = clips_from(io, 0)
     np.testing.assert_array_equal(forward(restored, clips), forward(model, clips))
     # An existing output is refused unless --overwrite.
@@ -92,9 +91,7 @@ def test_bare_and_dataparallel_state_dicts_are_accepted(official_pth, model, io,
     prefixed = tmp_path / "dp.pth"
     torch.save({f"module.{k}": v for k, v in state.items()}, prefixed)
     clips = clips_from(io, 0)
-    np.testing.assert_array_equal(
-        forward(convert.load_official_tcenet(prefixed), clips), forward(model, clips)
-    )
+    np.testing.assert_array_equal(forward(load_tcenet(prefixed), clips), forward(model, clips))
 
 
 def test_every_mismatch_is_reported_together(official_pth, tmp_path):
@@ -106,7 +103,7 @@ def test_every_mismatch_is_reported_together(official_pth, tmp_path):
     path = tmp_path / "broken.pth"
     torch.save(state, path)
     with pytest.raises(CheckpointMismatchError) as info:
-        convert.load_official_tcenet(path)
+        load_tcenet(path)
     message = str(info.value)
     assert "2 missing keys" in message
     assert "decoder.conv_8.bias" in message and "co_attention.bn1.running_var" in message
@@ -116,24 +113,24 @@ def test_every_mismatch_is_reported_together(official_pth, tmp_path):
 
 def test_raft_checkpoint_is_recognised(fixture_file):
     with pytest.raises(ValueError, match="looks like a RAFT optical-flow checkpoint"):
-        convert.load_official_tcenet(fixture_file("raft_small_official_random.pth"))
+        load_tcenet(fixture_file("raft_small_official_random.pth"))
 
 
 def test_pickles_that_need_code_are_refused(tmp_path):
     path = tmp_path / "module.pth"
     torch.save(torch.nn.Linear(2, 2), path)  # a whole module: needs code to unpickle
     with pytest.raises(ValueError, match="needs code to load"):
-        convert.load_official_tcenet(path)
+        load_tcenet(path)
 
 
 def test_missing_and_non_checkpoint_files(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"nothere\.pth"):
-        convert.load_official_tcenet(tmp_path / "nothere.pth")
+        load_tcenet(tmp_path / "nothere.pth")
     text = tmp_path / "notes.pth"
     text.write_text("not a checkpoint")
     with pytest.raises(ValueError, match=r"notes\.pth"):
-        convert.load_official_tcenet(text)
+        load_tcenet(text)
     tensor = tmp_path / "tensor.pth"
     torch.save(torch.zeros(3), tensor)
     with pytest.raises(ValueError, match="expected a state_dict"):
-        convert.load_official_tcenet(tensor)
+        load_tcenet(tensor)

@@ -23,8 +23,7 @@ from flax import nnx
 from raft_jax import convert as raft_convert
 from raft_jax import load_official_raft, load_raft
 from raft_jax.torch_weights import LEAF_MAPS, torch_state
-from tcenet_jax import convert, input_pipeline, train
-from tcenet_jax.checkpointing import load_model
+from tcenet_jax import convert, input_pipeline, load_tcenet, train
 from tcenet_jax.models import vgg
 from tests.conftest import nchw_to_nhwc
 from tests.test_train import tiny_config
@@ -111,8 +110,8 @@ def test_tcenet_export_is_the_official_checkpoint(tcenet_dir, fixture_file, fixt
     assert list(exported) == ["G_net"]
     _assert_same_state_dict(exported["G_net"], _load(source)["G_net"])
 
-    again = convert.load_official_tcenet(out)
-    _assert_same_params(again, convert.load_official_tcenet(source))
+    again = load_tcenet(out)
+    _assert_same_params(again, load_tcenet(source))
     io = fixture_npz("tcenet_official_io.npz")
     for i in (0, 1):
         x = io[f"input_{i}"]
@@ -179,7 +178,7 @@ def test_a_trained_workdir_exports_and_loads_back(trained_workdir, tmp_path, cap
     assert "wrote" in capsys.readouterr().out
     state = _load(out)["G_net"]
     assert state["encoder.conv_1_1.weight"].shape[0] == 5 * 4  # base_dim 4
-    trained, again = load_model(trained_workdir), convert.load_official_tcenet(out)
+    trained, again = load_tcenet(trained_workdir), load_tcenet(out)
     _assert_same_params(again, trained)
     # Training moved the BatchNorm statistics away from their initial values; they travel.
     assert not torch.equal(state["co_attention.bn1.running_var"], torch.ones(4 * 4))

@@ -16,8 +16,8 @@ import pytest
 from flax import nnx
 
 from configs import base
-from tcenet_jax import stcl, train
-from tcenet_jax.convert import load_official_tcenet, official_name
+from tcenet_jax import load_tcenet, stcl, train
+from tcenet_jax.official_weights import official_name
 from tests.conftest import nchw_to_nhwc
 
 TERMS = ("perceptual", "charbonnier", "edge", "temporal", "total")
@@ -91,7 +91,7 @@ def official_step(fixture_file, fixture_npz):
     raft = load_official_raft(fixture_file("raft_large_official_random.pth"))
 
     def run(scale: float):
-        model = load_official_tcenet(fixture_file("tcenet_official_random.pth"))
+        model = load_tcenet(fixture_file("tcenet_official_random.pth"))
         model.encoder.aspp.dropout.rate = 0.0
         graphdef, params, rest = nnx.split(model, nnx.Param, ...)
         loss_config = _loss_config(scale)
