@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from tcenet_jax.inference import enhance_frames, mirror_index, tile_layout
+from tcenet_jax.inference import enhance_frames, tile_layout
 from tcenet_jax.models import pad_to_multiple
+from tcenet_jax.protocols import mirror_index
 
 
 def random_video(num_frames, height, width, seed=0):

@@ -76,7 +76,7 @@ def test_official_pth(tiny_tcenet, tmp_path):
 
 
 def test_paths_that_hold_no_model(tmp_path):
-    with pytest.raises(FileNotFoundError, match="checkpoint not found: .*nowhere"):
+    with pytest.raises(FileNotFoundError, match=r"checkpoint not found: .*nowhere"):
         load_tcenet(tmp_path / "nowhere")
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="not a model checkpoint directory"):
