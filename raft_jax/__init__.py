@@ -1,6 +1,6 @@
 """raft_jax: RAFT optical flow (princeton-vl) in JAX/Flax NNX, loading the released weights."""
 
-from raft_jax.estimate import estimate_flow
+from raft_jax.estimate import consecutive_flows, estimate_flow
 from raft_jax.flow_io import FlowFileError, read_flo, write_flo
 from raft_jax.flow_viz import flow_to_image
 from raft_jax.occlusion import forward_backward_occlusion
@@ -14,6 +14,7 @@ __all__ = [
     "InputPadder",
     "RAFTSmall",
     "backward_warp",
+    "consecutive_flows",
     "convert_raft",
     "estimate_flow",
     "flow_to_image",

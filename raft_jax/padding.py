@@ -2,11 +2,13 @@
 
 As princeton-vl's ``InputPadder``: edge replication; mode ``"sintel"`` splits the
 padding evenly (the extra pixel of an odd amount goes to the bottom / right),
-``"kitti"`` puts all vertical padding at the bottom.
+``"kitti"`` puts all vertical padding at the bottom. ``min_size`` also pads small
+images up to RAFT's minimum (``raft_jax.raft.MIN_SIZE``) by the same rule.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import jax
@@ -26,8 +28,11 @@ class InputPadder:
         flow = padder.unpad(flow_up)  # (B, H, W, 2)
     """
 
-    def __init__(self, shape: Sequence[int], mode: str = "sintel", multiple: int = 8):
-        """``shape``: the (B, H, W, C) (or (H, W, C)) shape of the images to pad."""
+    def __init__(
+        self, shape: Sequence[int], mode: str = "sintel", multiple: int = 8, min_size: int = 0
+    ):
+        """``shape``: the (B, H, W, C) (or (H, W, C)) shape of the images to pad; ``min_size``:
+        pad H and W to at least this (itself rounded up to ``multiple``)."""
         if mode not in MODES:
             raise ValueError(f"padding mode must be one of {MODES}, got {mode!r}")
         if len(shape) < 3:
@@ -35,8 +40,11 @@ class InputPadder:
         if multiple < 1:
             raise ValueError(f"multiple must be positive, got {multiple}")
         self.height, self.width = int(shape[-3]), int(shape[-2])
-        pad_h = -self.height % multiple
-        pad_w = -self.width % multiple
+        padded_h, padded_w = (
+            math.ceil(max(size, min_size) / multiple) * multiple
+            for size in (self.height, self.width)
+        )
+        pad_h, pad_w = padded_h - self.height, padded_w - self.width
         left, right = pad_w // 2, pad_w - pad_w // 2
         top, bottom = (pad_h // 2, pad_h - pad_h // 2) if mode == "sintel" else (0, pad_h)
         self.pads = ((top, bottom), (left, right))

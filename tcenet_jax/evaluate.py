@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import json
 import math
 import pathlib
@@ -24,19 +23,18 @@ import sys
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence, Sized
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from raft_jax import cli, files
+from raft_jax import cli, consecutive_flows, files, forward_backward_occlusion
 from raft_jax.files import atomic_write, staged_output_dir
 from tcenet_jax import metrics, protocols, scoring
 from tcenet_jax.datasets import demo_source_config, source_config
-from tcenet_jax.inference import enhance_frames, split_for_size
+from tcenet_jax.inference import enhance_frames, enhance_windows
 from tcenet_jax.input_pipeline import EvalVideo, iterate_eval_videos
 from tcenet_jax.loading import load_tcenet
-from tcenet_jax.models import TCENet, pad_to_multiple
+from tcenet_jax.models import TCENet
 from tcenet_jax.progress import progress_bar
 from tcenet_jax.video_io import FRAME_FOLDER_MARKER, BadDataError, read_image, write_png
 
@@ -51,49 +49,10 @@ DATASETS = {
 # pad windows as protocols.pad_index does and pick outputs as protocols.frame_sources does.
 PADDINGS = ("mirror", *protocols.PADDINGS)
 DEFAULT_PADDING = {"full": "mirror", "first30": "new_info", "official": None}
-RAFT_MIN_SIZE = 128  # raft_jax.raft.MIN_SIZE
-RAFT_MULTIPLE = 8
 REPORT_MARKER = "metrics.json"  # what marks a folder as an earlier report (scoring.write_report)
 
 
 # --------------------------------------------------------------------------- enhancement
-
-
-@functools.lru_cache(maxsize=8)
-def _jitted_network(graphdef: nnx.GraphDef):
-    def run(state, clips):
-        return jnp.clip(nnx.merge(graphdef, state)(clips), 0.0, 1.0)
-
-    return jax.jit(run)
-
-
-def enhance_windows(
-    model: TCENet, low: np.ndarray, windows: Sequence[protocols.Window], *, batch: int = 1
-) -> dict[int, np.ndarray]:
-    """Runs the network on exactly the listed windows of a video.
-
-    low: (T, H, W, 3) float in [0, 1] (any size: padded to a multiple of 16 by edge replication,
-    cropped back). windows: from ``protocols.windows``. batch: windows per network call (the last
-    call is padded, so one compilation serves the video). Returns frame index -> (H, W, 3)
-    float32 in [0, 1] for every frame a window output is assigned to.
-    """
-    if batch < 1:
-        raise ValueError(f"batch must be ≥ 1, got {batch}")
-    if not windows:
-        return {}
-    padded, (height, width) = pad_to_multiple(np.asarray(low, np.float32))
-    graphdef, state = split_for_size(model, padded.shape[1], padded.shape[2])
-    run = _jitted_network(graphdef)
-    out: dict[int, np.ndarray] = {}
-    for start in range(0, len(windows), batch):
-        chunk = list(windows[start : start + batch])
-        indices = [w.frames for w in chunk] + [chunk[-1].frames] * (batch - len(chunk))
-        result = np.asarray(run(state, jnp.asarray(padded[np.array(indices)])))
-        for window, pair in zip(chunk, result):
-            for k, frame in enumerate(window.outputs):
-                if frame is not None:
-                    out[frame] = pair[k, :height, :width]
-    return out
 
 
 def resolve_padding(protocol: str, padding: str | None) -> str | None:
@@ -131,64 +90,32 @@ def enhance_video(
         outputs = np.stack(list(enhance_frames(model, iter(low[: len(frames)]), batch=batch)))
         return frames, outputs
     windows = protocols.windows(protocol, count, padding or "new_info")
-    produced = enhance_windows(model, low, windows, batch=batch)
+    outputs = enhance_windows(model, low, [w.frames for w in windows], batch=batch)
+    produced = {
+        frame: pair[k]
+        for window, pair in zip(windows, outputs)
+        for k, frame in enumerate(window.outputs)
+        if frame is not None
+    }
     return frames, np.stack([produced[f] for f in frames])
 
 
 # --------------------------------------------------------------------------- flows
 
 
-def _pad_for_raft(frames: np.ndarray) -> np.ndarray:
-    """(T, H, W, 3) -> bottom/right edge-padded to multiples of 8 and at least 128."""
-    height, width = frames.shape[1:3]
-    target = [
-        max(RAFT_MIN_SIZE, math.ceil(size / RAFT_MULTIPLE) * RAFT_MULTIPLE)
-        for size in (height, width)
-    ]
-    pad = ((0, 0), (0, target[0] - height), (0, target[1] - width), (0, 0))
-    return np.pad(frames, pad, mode="edge")
-
-
-@functools.lru_cache(maxsize=4)
-def _jitted_raft(graphdef: nnx.GraphDef, iters: int):
-    def flows(state, first, second):
-        """Forward and backward flows of N pairs: (2N, H, W, 2)."""
-        model = nnx.merge(graphdef, state)
-        both = (jnp.concatenate([first, second]), jnp.concatenate([second, first]))
-        return model(*both, iters=iters)[1]
-
-    return jax.jit(flows)
-
-
 def raft_flow_fn(raft: nnx.Module, *, iters: int = 12, batch: int = 4) -> scoring.FlowFn:
     """A ``scoring.FlowFn`` from a RAFT model (``raft_jax.load_raft``).
 
     frames (T, H, W, 3) in [0, 1] -> (forward flows (T-1, H, W, 2), frame t -> t+1; occlusion
-    masks (T-1, H, W) bool from ``raft_jax.forward_backward_occlusion``). Frames are padded
-    (edge) to multiples of 8 and at least 128 pixels and the flows cropped back; forward and
-    backward flows of ``batch`` pairs go through one jitted RAFT call.
+    masks (T-1, H, W) bool from ``raft_jax.forward_backward_occlusion``). The flows are
+    ``raft_jax.consecutive_flows`` on the frames scaled to [0, 255]: padded as RAFT pads
+    (``InputPadder``, also up to 128 pixels), ``batch`` pairs both ways per jitted call.
     """
-    from raft_jax import forward_backward_occlusion
-
-    graphdef, state = nnx.split(raft)
-    flows = _jitted_raft(graphdef, iters)
 
     def flow_fn(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        frames = np.asarray(frames, np.float32)
-        height, width = frames.shape[1:3]
-        padded = _pad_for_raft(frames) * np.float32(255.0)
-        pairs = frames.shape[0] - 1
-        forward, occlusions = [], []
-        for start in range(0, pairs, batch):
-            idx = list(range(start, min(start + batch, pairs)))
-            n = len(idx)
-            idx += [idx[-1]] * (batch - n)  # pad the last call: one compilation
-            first, second = padded[idx], padded[[i + 1 for i in idx]]
-            up = flows(state, jnp.asarray(first), jnp.asarray(second))[..., :height, :width, :]
-            fw, bw = up[:n], up[batch : batch + n]
-            forward.append(np.asarray(fw))
-            occlusions.append(np.asarray(forward_backward_occlusion(fw, bw)))
-        return np.concatenate(forward), np.concatenate(occlusions)
+        scaled = np.asarray(frames, np.float32) * np.float32(255.0)
+        forward, backward = consecutive_flows(raft, scaled, iters=iters, batch=batch)
+        return forward, np.asarray(forward_backward_occlusion(forward, backward))
 
     return flow_fn
 

@@ -1,20 +1,23 @@
 """Sliding-window video enhancement with an encoder cache, whole-frame or tiled.
 
 Frame t of a video is the first output of the 6-frame window t-2 … t+3, with
-frames beyond the ends mirrored (…, 2, 1, 0, 1, 2, … and likewise at the end), so
-every frame is enhanced and a video of any length ≥ 1 works. The exemplar window
+frames beyond the ends mirrored (…, 2, 1, 0, 1, 2, … and likewise at the end:
+``protocols.mirror_index``), so every frame is enhanced and a video of any length ≥ 1
+works. The exemplar window
 of frame t (frames t-2 … t+2) is the query window of frame t-1, so each encoder
 pass is computed once and reused: a frame costs one encoder, one co-attention and
 one decoder pass. ``cached=False`` runs the whole network per window instead, both
 outputs as the official tester does (the naive sliding window: two encoder and two
-decoder passes per frame; same output).
+decoder passes per frame; same output). ``enhance_windows`` runs the same network on
+windows listed explicitly (the evaluation protocols' windows), both outputs each.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -22,6 +25,7 @@ import numpy as np
 from flax import nnx
 
 from tcenet_jax.models import SIZE_MULTIPLE, TCENet, pad_to_multiple
+from tcenet_jax.protocols import mirror_index
 
 # Positions (H/8 · W/8) above which the co-attention runs in blocks of this many rows
 # (fastest of 1024, 2048 and 4096 at 512×960 on CPU; 134 MB per block at 1080p).
@@ -30,15 +34,6 @@ ATTENTION_CHUNK = 1024
 
 class FrameTooLargeError(MemoryError):
     """The device ran out of memory for a whole frame."""
-
-
-def mirror_index(i: int, length: int) -> int:
-    """Index i of a sequence of ``length`` extended by mirroring (no edge repeat)."""
-    if length == 1:
-        return 0
-    period = 2 * (length - 1)
-    i %= period
-    return i if i < length else period - i
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,8 +93,14 @@ def tile_layout(height: int, width: int, tile: int | None, overlap: int) -> list
     return tiles
 
 
+class _Pieces(NamedTuple):
+    encode: Callable  # (state, windows (N, 5, H, W, 3)) -> encoding
+    cached_step: Callable  # see below
+    whole: Callable  # (state, clips (N, 6, H, W, 3)) -> both outputs (N, 2, H, W, 3) in [0, 1]
+
+
 @functools.lru_cache(maxsize=8)
-def _jitted_pieces(graphdef: nnx.GraphDef):
+def _jitted_pieces(graphdef: nnx.GraphDef) -> _Pieces:
     """Jitted encoder, cached step and whole-network functions for one graph."""
 
     def encode(state, windows):
@@ -119,7 +120,7 @@ def _jitted_pieces(graphdef: nnx.GraphDef):
     def whole(state, clips):  # both outputs, so that XLA cannot drop the second decoder
         return jnp.clip(nnx.merge(graphdef, state)(clips), 0.0, 1.0)
 
-    return jax.jit(encode), jax.jit(cached_step), jax.jit(whole)
+    return _Pieces(jax.jit(encode), jax.jit(cached_step), jax.jit(whole))
 
 
 def split_for_size(model: TCENet, height: int, width: int):
@@ -278,3 +279,30 @@ def enhance_frames(
             f"batch {batch}); use a smaller --batch, or --tile SIZE (e.g. --tile 512) to "
             "process overlapping tiles (an approximation of whole-frame inference)"
         ) from e
+
+
+def enhance_windows(
+    model: TCENet, frames: np.ndarray, windows: Sequence[Sequence[int]], *, batch: int = 1
+) -> np.ndarray:
+    """Runs the whole network on exactly the listed windows of a video.
+
+    frames: (T, H, W, 3) float in [0, 1] (any size: padded to a multiple of 16 by edge
+    replication, cropped back). windows: six frame indices each (``protocols.windows``).
+    batch: windows per network call (the last call is padded, so one compilation serves the
+    video). Returns (len(windows), 2, H, W, 3) float32 in [0, 1]: both outputs of each window
+    (window positions 2 and 3).
+    """
+    if batch < 1:
+        raise ValueError(f"batch must be ≥ 1, got {batch}")
+    padded, (height, width) = pad_to_multiple(np.asarray(frames, np.float32))
+    outputs = np.zeros((len(windows), 2, height, width, 3), np.float32)
+    if not windows:
+        return outputs
+    graphdef, state = split_for_size(model, padded.shape[1], padded.shape[2])
+    whole = _jitted_pieces(graphdef).whole
+    for start in range(0, len(windows), batch):
+        chunk = [tuple(w) for w in windows[start : start + batch]]
+        indices = chunk + [chunk[-1]] * (batch - len(chunk))
+        result = np.asarray(whole(state, jnp.asarray(padded[np.array(indices)])))
+        outputs[start : start + len(chunk)] = result[: len(chunk), :, :height, :width]
+    return outputs

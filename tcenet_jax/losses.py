@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from raft_jax.estimate import flows_both_ways
 from raft_jax.warp import backward_warp
 
 CHARBONNIER_EPS = 1e-3
@@ -164,10 +165,10 @@ def raft_flows(
     gradient through the flows (the official code lets it flow through RAFT).
     """
     _check_pair(first, second, "raft_flows")
-    a = jnp.concatenate([first, second]).astype(jnp.float32) * input_scale
-    b = jnp.concatenate([second, first]).astype(jnp.float32) * input_scale
-    _, flows = raft(a, b, iters=iters, test_mode=True)
-    if detach:
-        flows = jax.lax.stop_gradient(flows)
-    n = first.shape[0]
-    return flows[:n], flows[n:]
+    flows = flows_both_ways(
+        raft,
+        first.astype(jnp.float32) * input_scale,
+        second.astype(jnp.float32) * input_scale,
+        iters=iters,
+    )
+    return jax.lax.stop_gradient(flows) if detach else flows

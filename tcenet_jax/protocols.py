@@ -61,10 +61,21 @@ def _check(protocol: str, num_frames: int, padding: str) -> None:
         )
 
 
+def mirror_index(i: int, length: int) -> int:
+    """Index i of a sequence of ``length`` extended by mirroring about its end items, without
+    repeating them (-1 -> 1, length -> length - 2): the one mirroring rule of the project."""
+    if length == 1:
+        return 0
+    period = 2 * (length - 1)
+    i %= period
+    return i if i < length else period - i
+
+
 def pad_index(index: int, window_start: int, num_frames: int, padding: str) -> int:
     """Maps a window index that may lie outside [0, num_frames) to a frame of the video.
 
-    replicate: the nearest end frame. reflect: mirrored about the end frame (-1 -> 1).
+    replicate: the nearest end frame. reflect: mirrored about the end frame (-1 -> 1,
+    ``mirror_index``).
     new_info (EDVR / SDSD ``index_generation``): frames beyond the other end of the window, so
     that the padded window repeats no frame: before the start, -k -> last + k; past the end,
     num_frames - 1 + k -> window_start - k.
@@ -75,9 +86,7 @@ def pad_index(index: int, window_start: int, num_frames: int, padding: str) -> i
     if padding == "replicate":
         return min(max(index, 0), last)
     if padding == "reflect":
-        period = 2 * last
-        index %= period
-        return period - index if index > last else index
+        return mirror_index(index, num_frames)
     if index < 0:
         return window_start + WINDOW_LENGTH - 1 - index
     return window_start - (index - last)

@@ -8,7 +8,7 @@ import pytest
 from flax import nnx
 
 from raft_jax import RAFTSmall, model_dir
-from tcenet_jax import evaluate, metrics, protocols
+from tcenet_jax import enhance, evaluate, inference, metrics, protocols, video_io
 from tcenet_jax.inference import enhance_frames
 from tcenet_jax.input_pipeline import iterate_eval_videos
 from tcenet_jax.scoring import quantize_8bit
@@ -79,7 +79,7 @@ def read_video(folder):
 def test_enhance_video_runs_exactly_the_protocol_windows(tiny_tcenet):
     low = random_video(NUM_FRAMES, 5)
     graphdef, state = nnx.split(tiny_tcenet)
-    run = evaluate._jitted_network(graphdef)  # batch 2 everywhere: one compilation
+    run = inference._jitted_pieces(graphdef).whole  # batch 2 everywhere: one compilation
 
     def network(window, output):
         return np.asarray(run(state, np.stack([low[list(window)]] * 2)))[0, output]
@@ -111,6 +111,30 @@ def test_enhance_video_runs_exactly_the_protocol_windows(tiny_tcenet):
     np.testing.assert_allclose(out[-1], network(last.window, last.output), atol=1e-6)
     with pytest.raises(ValueError, match="unknown padding"):
         evaluate.enhance_video(tiny_tcenet, low, padding="wrap")
+
+
+def test_full_protocol_scores_the_frames_enhance_writes(checkpoint, dataset, tmp_path, monkeypatch):
+    # Both commands in-process on one video: evaluate's saved frames are the official PNG
+    # round trip (truncation) of exactly the frames enhance hands its writer.
+    handed = []
+    write = video_io.FrameFolderWriter.write
+    monkeypatch.setattr(
+        video_io.FrameFolderWriter,
+        "write",
+        lambda self, image, pts=None: handed.append(np.copy(image)) or write(self, image, pts),
+    )
+    video, enhanced = dataset / "low" / "clip_a", tmp_path / "enhanced"
+    common = ["--checkpoint", str(checkpoint), "--batch", "2"]  # compiled as in the test below
+    assert enhance.main([str(video), str(enhanced), *common]) == 0
+    saved = tmp_path / "saved"
+    argv = [*common, "--dataset", str(dataset), "--protocol", "full", "--max-videos", "1"]
+    argv += ["--out", str(tmp_path / "report"), "--save-frames", str(saved)]
+    assert evaluate.main(argv) == 0
+    assert len(handed) == NUM_FRAMES
+    np.testing.assert_array_equal(read_video(saved / "clip_a"), quantize_8bit(np.stack(handed)))
+    np.testing.assert_array_equal(
+        read_video(enhanced), video_io.quantize(np.stack(handed)) / np.float32(255)
+    )
 
 
 @pytest.mark.parametrize("protocol", ["full", "official", "first30"])
@@ -257,15 +281,6 @@ def test_warping_error_uses_ground_truth_flow(tiny_tcenet, tmp_path, capsys):
         metrics.warping_error(pred, flow[2:5], metrics.out_of_frame(flow[2:5])), rel=1e-6
     )
     assert videos[1].frames == [2, 3] and np.isfinite(videos[1].temporal["warping_error"])
-
-
-def test_frames_are_padded_for_raft():
-    frames = random_video(2, 7)
-    padded = evaluate._pad_for_raft(frames)  # bottom/right, edge, to RAFT's minimum of 128
-    assert padded.shape == (2, 128, 128, 3)
-    np.testing.assert_array_equal(padded[:, :HEIGHT, :WIDTH], frames)
-    np.testing.assert_array_equal(padded[:, -1, -1], frames[:, -1, -1])
-    assert evaluate._pad_for_raft(np.zeros((1, 130, 250, 3))).shape == (1, 136, 256, 3)
 
 
 @pytest.mark.slow  # compiles RAFT-small (about 30 s on a 2-core CPU)

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from tcenet_jax.inference import enhance_frames, mirror_index, tile_layout
+from tcenet_jax.inference import enhance_frames, tile_layout
 from tcenet_jax.models import pad_to_multiple
+from tcenet_jax.protocols import mirror_index
 
 forward = nnx.jit(lambda model, clips: model(clips))
 

@@ -144,6 +144,19 @@ def test_padder_without_padding_and_errors():
         InputPadder((1, 8, 8, 3), mode="chairs")
 
 
+def test_padder_pads_small_frames_up_to_the_minimum_by_the_same_rule():
+    # What raft_jax.consecutive_flows (evaluate's warping error) does to frames below 128 px.
+    frames = np.random.default_rng(7).random((2, 32, 48, 3), dtype=np.float32)
+    padder = InputPadder(frames.shape, min_size=128)
+    assert padder.pads == ((48, 48), (40, 40))  # sintel: split evenly
+    (padded,) = padder.pad(frames)
+    assert padded.shape == (2, 128, 128, 3)
+    np.testing.assert_array_equal(padder.unpad(padded), frames)
+    np.testing.assert_array_equal(padded[:, -1, -1], frames[:, -1, -1])
+    np.testing.assert_array_equal(padded[:, 0, 0], frames[:, 0, 0])
+    assert InputPadder((1, 130, 250, 3), min_size=128).padded_shape == (136, 256)
+
+
 # Backward warping
 
 
