@@ -114,7 +114,7 @@ def test_mismatches_are_reported_by_name(fixture_file, tmp_path, change, message
 
 def test_tcenet_checkpoint_is_a_clear_error(fixture_file, tmp_path, capsys):
     path = fixture_file("tcenet_official_random.pth")
-    with pytest.raises(ValueError, match=r"TCE-Net checkpoint.*tcenet_jax\.convert tcenet"):
+    with pytest.raises(ValueError, match=r"TCE-Net checkpoint.*`convert tcenet INPUT\.pth"):
         load_official_raft(path)
     assert raft_convert.main([str(path), str(tmp_path / "out")]) == 1
     assert "TCE-Net" in capsys.readouterr().err
