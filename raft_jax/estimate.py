@@ -9,10 +9,7 @@ its crops). Padding is ``InputPadder``'s, the princeton-vl rule, everywhere.
 from __future__ import annotations
 
 import functools
-import os
-import pathlib
 
-import cv2
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -20,33 +17,6 @@ from flax import nnx
 
 from raft_jax.padding import InputPadder
 from raft_jax.raft import MIN_SIZE, RAFT, RAFTSmall
-
-
-def read_rgb(path: str | os.PathLike) -> np.ndarray:
-    """Reads an image as (H, W, 3) float32 RGB in [0, 255] (16-bit values divided by 257).
-
-    Gray images are repeated on three channels and an alpha channel is dropped. Raises
-    FileNotFoundError / ValueError naming the file when it is missing or unreadable.
-    """
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"image {path} does not exist")
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise ValueError(f"cannot read {path} as an image (unreadable, corrupt or unsupported)")
-    if image.dtype == np.uint8:
-        scaled = image.astype(np.float32)
-    elif image.dtype == np.uint16:
-        scaled = image.astype(np.float32) / np.float32(257)
-    else:
-        raise ValueError(f"{path} holds {image.dtype} values; expected an 8- or 16-bit image")
-    if scaled.ndim == 2:
-        scaled = scaled[..., None]
-    if scaled.ndim != 3 or scaled.shape[-1] not in (1, 3, 4):
-        raise ValueError(f"{path} has shape {image.shape}; expected a gray or colour image")
-    if scaled.shape[-1] == 1:
-        return np.repeat(scaled, 3, axis=-1)
-    return np.ascontiguousarray(scaled[..., 2::-1])  # BGR(A) -> RGB
 
 
 def flows_both_ways(

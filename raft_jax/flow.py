@@ -24,13 +24,12 @@ import cv2
 import numpy as np
 
 from raft_jax import cli
-from raft_jax.estimate import estimate_flow, read_rgb
+from raft_jax.estimate import estimate_flow
 from raft_jax.files import atomic_write, check_output_file
 from raft_jax.flow_io import write_flo
 from raft_jax.flow_viz import flow_to_image
+from raft_jax.image_io import IMAGE_EXTENSIONS, read_rgb
 from raft_jax.raft import load_raft
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
 def compute_flow_files(
@@ -53,8 +52,8 @@ def compute_flow_files(
     checkpoint = pathlib.Path(checkpoint)
     read = [*inputs, checkpoint]
     out = pathlib.Path(out)
-    if out.suffix.lower() not in IMAGE_SUFFIXES:
-        raise ValueError(f"--out {out}: expected an image file ({', '.join(IMAGE_SUFFIXES)})")
+    if out.suffix.lower() not in IMAGE_EXTENSIONS:
+        raise ValueError(f"--out {out}: expected an image file ({', '.join(IMAGE_EXTENSIONS)})")
     check_output_file(out, overwrite=overwrite, inputs=read)
     if flo is not None:
         flo = pathlib.Path(flo)

@@ -12,6 +12,7 @@ written by ``VideoWriter`` (H.264 / HEVC / AV1 / FFV1, audio and subtitles copie
 from a source video). Flow files use the Middlebury ``.flo`` format: (H, W, 2)
 float32, channel 0 = x displacement (``raft_jax.flow_io``, re-exported here).
 
+One image file is decoded by ``raft_jax.image_io`` (the reader both packages share).
 Every problem with the data raises ``BadDataError`` naming the file (and so the
 video and the frame) and what was expected. Writes are atomic: a temporary
 file beside the target, then a rename; a video is re-opened and its frames
@@ -36,13 +37,15 @@ import av
 import cv2
 import numpy as np
 
-from raft_jax import files, flow_io
+from raft_jax import files, flow_io, image_io
 from raft_jax.files import atomic_write as _atomic_write
 from raft_jax.flow_io import FLO_MAGIC as FLO_MAGIC
 from raft_jax.flow_io import encode_flo as encode_flo
 from raft_jax.flow_io import write_flo as write_flo
+from raft_jax.image_io import IMAGE_EXTENSIONS as IMAGE_EXTENSIONS
+from raft_jax.image_io import BadDataError as BadDataError
+from raft_jax.image_io import to_float as to_float
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 FRAME_EXTENSIONS = (*IMAGE_EXTENSIONS, ".npy")
 VIDEO_EXTENSIONS = (
     ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
@@ -51,10 +54,6 @@ VIDEO_EXTENSIONS = (
 FOLDER_FRAME_RATE = 25  # frames/s given to frame folders, which have no timestamps
 
 PathLike = str | os.PathLike
-
-
-class BadDataError(ValueError):
-    """A dataset file or folder is missing, unreadable or inconsistent."""
 
 
 def frame_name(index: int, extension: str = ".png") -> str:
@@ -120,33 +119,6 @@ def check_numbering(frames: Sequence[pathlib.Path]) -> None:
             )
 
 
-def _check_complete(data: bytes, path: pathlib.Path) -> None:
-    suffix = path.suffix.lower()
-    if suffix == ".png" and b"IEND" not in data[-12:]:
-        raise BadDataError(f"{path} is truncated (PNG without its end chunk)")
-    if suffix in (".jpg", ".jpeg") and not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
-        raise BadDataError(f"{path} is truncated (JPEG without its end marker)")
-
-
-def _to_rgb(image: np.ndarray, path: pathlib.Path, *, bgr: bool) -> np.ndarray:
-    if image.ndim == 2:
-        image = image[..., None]
-    if image.ndim != 3 or image.shape[-1] not in (1, 3, 4):
-        raise BadDataError(f"{path} has shape {image.shape}; expected (H, W, 3) frames")
-    if image.shape[-1] == 1:
-        return np.repeat(image, 3, axis=-1)
-    image = image[..., :3]
-    return np.ascontiguousarray(image[..., ::-1]) if bgr else image
-
-
-def _check_bit_depth(image: np.ndarray, path: pathlib.Path, bit_depth: int | None) -> None:
-    depth = {np.dtype(np.uint8): 8, np.dtype(np.uint16): 16}.get(image.dtype)
-    if depth is None:
-        raise BadDataError(f"{path} holds {image.dtype} values; expected 8- or 16-bit frames")
-    if bit_depth is not None and depth != bit_depth:
-        raise BadDataError(f"{path} is {depth}-bit but {bit_depth}-bit frames are expected here")
-
-
 def check_size(what: str, shape: Sequence[int], expected: Sequence[int], other: str) -> None:
     """Raises BadDataError "<what> is WxH but <other> is WxH" if the (H, W) of two shapes differ."""
     if tuple(shape[:2]) != tuple(expected[:2]):
@@ -156,44 +128,11 @@ def check_size(what: str, shape: Sequence[int], expected: Sequence[int], other: 
         )
 
 
-def _decode_file(path: pathlib.Path) -> tuple[np.ndarray, bytes | None]:
-    """The file's array as stored (BGR channel order) and its bytes (None for ``.npy``)."""
-    if not path.is_file():
-        raise BadDataError(f"frame {path} does not exist")
-    if path.suffix.lower() == ".npy":
-        try:
-            return np.load(path, allow_pickle=False), None
-        except (ValueError, OSError, EOFError) as error:
-            raise BadDataError(f"cannot read {path} as a NumPy array ({error})") from None
-    data = path.read_bytes()
-    if not data:
-        raise BadDataError(f"{path} is empty (0 bytes)")
-    _check_complete(data, path)
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise BadDataError(f"cannot decode {path} as an image (unreadable or corrupt file)")
-    return image, data
-
-
 def read_image_raw(
     path: PathLike, *, bit_depth: int | None = None, rgb_only: bool = False
 ) -> np.ndarray:
-    """Reads one frame as RGB integers at the file's bit depth.
-
-    Args:
-      path: an image file (PNG, JPEG, ...) or an ``.npy`` array stored BGR (SDSD/SMID).
-      bit_depth: 8 or 16 to insist on that depth, None to accept both.
-      rgb_only: refuse gray and alpha images (BadDataError) instead of converting them.
-    Returns:
-      (H, W, 3) uint8 or uint16 in RGB order (gray frames are repeated on 3 channels,
-      an alpha channel is dropped).
-    """
-    path = pathlib.Path(path)
-    image, _ = _decode_file(path)
-    _check_bit_depth(image, path, bit_depth)
-    if rgb_only and (image.ndim != 3 or image.shape[-1] != 3):
-        raise BadDataError(f"{path}: expected an RGB image, got shape {image.shape}")
-    return _to_rgb(image, path, bgr=True)
+    """Reads one frame as (H, W, 3) uint8 or uint16 RGB (``raft_jax.image_io.read_image_raw``)."""
+    return image_io.read_image_raw(path, bit_depth=bit_depth, rgb_only=rgb_only, kind="frame")
 
 
 def read_frame_png(
@@ -206,9 +145,9 @@ def read_frame_png(
     uint16 are multiplied by 257 (so that /65535 gives the same value as /255).
     """
     path = pathlib.Path(path)
-    stored, data = _decode_file(path)
-    _check_bit_depth(stored, path, bit_depth)
-    image = _to_rgb(stored, path, bgr=True)
+    stored, data = image_io.decode_image_file(path, kind="frame")
+    image_io.check_bit_depth(stored, path, bit_depth)
+    image = image_io.stored_to_rgb(stored, path)
     if image.dtype == np.uint8 and dtype == np.uint16:
         image = image.astype(np.uint16) * np.uint16(257)
     elif image.dtype != dtype:
@@ -221,15 +160,6 @@ def read_frame_png(
         and stored.shape[-1] == 3
     )
     return image, data if keep else encode_png(image)
-
-
-def to_float(image: np.ndarray) -> np.ndarray:
-    """uint8 / uint16 frames -> float32 in [0, 1] (divided by 255 / 65535)."""
-    if image.dtype == np.uint8:
-        return image.astype(np.float32) / np.float32(255)
-    if image.dtype == np.uint16:
-        return image.astype(np.float32) / np.float32(65535)
-    raise TypeError(f"expected uint8 or uint16 frames, got {image.dtype}")
 
 
 def read_image(
