@@ -25,7 +25,7 @@ FIRST30_LENGTH = 30
 
 
 @dataclasses.dataclass(frozen=True)
-class FrameSource:
+class ScoredFrame:
     """How one scored frame is produced.
 
     frame: index of the frame in the video.
@@ -92,12 +92,12 @@ def pad_index(index: int, window_start: int, num_frames: int, padding: str) -> i
     return window_start - (index - last)
 
 
-def _source(frame: int, output: int, num_frames: int, padding: str) -> FrameSource:
+def _scored_frame(frame: int, output: int, num_frames: int, padding: str) -> ScoredFrame:
     start = frame - OUTPUT_POSITIONS[output]
     window = tuple(
         pad_index(i, start, num_frames, padding) for i in range(start, start + WINDOW_LENGTH)
     )
-    return FrameSource(frame=frame, window=window, output=output)
+    return ScoredFrame(frame=frame, window=window, output=output)
 
 
 def _outside(frame: int, output: int, num_frames: int) -> int:
@@ -105,23 +105,25 @@ def _outside(frame: int, output: int, num_frames: int) -> int:
     return sum(not 0 <= i < num_frames for i in range(start, start + WINDOW_LENGTH))
 
 
-def _padded_sources(num_frames: int, padding: str) -> list[FrameSource]:
+def _padded_frames(num_frames: int, padding: str) -> list[ScoredFrame]:
     return [
-        _source(f, min((0, 1), key=lambda o, f=f: _outside(f, o, num_frames)), num_frames, padding)
+        _scored_frame(
+            f, min((0, 1), key=lambda o, f=f: _outside(f, o, num_frames)), num_frames, padding
+        )
         for f in range(num_frames)
     ]
 
 
-def _official_sources(num_frames: int) -> list[FrameSource]:
-    produced: dict[int, FrameSource] = {}
+def _official_frames(num_frames: int) -> list[ScoredFrame]:
+    produced: dict[int, ScoredFrame] = {}
     for t in range(2, num_frames - 3):  # tester.py's loop; later windows overwrite frame t
         window = tuple(range(t - 2, t + 4))
-        produced[t] = FrameSource(frame=t, window=window, output=0)
-        produced[t + 1] = FrameSource(frame=t + 1, window=window, output=1)
+        produced[t] = ScoredFrame(frame=t, window=window, output=0)
+        produced[t + 1] = ScoredFrame(frame=t + 1, window=window, output=1)
     return [produced[f] for f in sorted(produced)]
 
 
-def frame_sources(protocol: str, num_frames: int, padding: str = "new_info") -> list[FrameSource]:
+def frame_sources(protocol: str, num_frames: int, padding: str = "new_info") -> list[ScoredFrame]:
     """The scored frames of a video of ``num_frames`` frames, in order, with their windows.
 
     ``padding`` (``PADDINGS``) fills windows at the video ends for ``full`` and ``first30``;
@@ -129,10 +131,10 @@ def frame_sources(protocol: str, num_frames: int, padding: str = "new_info") -> 
     """
     _check(protocol, num_frames, padding)
     if protocol == "official":
-        return _official_sources(num_frames)
+        return _official_frames(num_frames)
     if protocol == "first30":
         num_frames = min(num_frames, FIRST30_LENGTH)
-    return _padded_sources(num_frames, padding)
+    return _padded_frames(num_frames, padding)
 
 
 def scored_frames(protocol: str, num_frames: int) -> list[int]:

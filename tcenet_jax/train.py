@@ -326,7 +326,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
             metrics=val or None,
         )
 
-    writer = _Writer(workdir) if is_chief else None
+    writer = MetricsWriter(workdir) if is_chief else None
     pending: list[tuple[int, dict[str, jax.Array]]] = []
     last_saved = start_step
     data_wait = 0.0
@@ -489,7 +489,7 @@ def run_report(
     return "\n".join(lines)
 
 
-class _Writer:
+class MetricsWriter:
     """TensorBoard (tensorboardX) and ``metrics.jsonl`` output of the chief process."""
 
     def __init__(self, workdir: pathlib.Path):

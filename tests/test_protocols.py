@@ -3,7 +3,7 @@
 import pytest
 
 from tcenet_jax import protocols
-from tcenet_jax.protocols import FrameSource, Window
+from tcenet_jax.protocols import ScoredFrame, Window
 
 
 def _tester_py_frames(num_frames: int) -> dict[int, tuple[tuple[int, ...], int]]:
@@ -30,10 +30,10 @@ def test_official_matches_tester_loop(num_frames):
 
 def test_official_sources_spelled_out():
     assert protocols.frame_sources("official", 8) == [
-        FrameSource(2, (0, 1, 2, 3, 4, 5), 0),
-        FrameSource(3, (1, 2, 3, 4, 5, 6), 0),
-        FrameSource(4, (2, 3, 4, 5, 6, 7), 0),
-        FrameSource(5, (2, 3, 4, 5, 6, 7), 1),
+        ScoredFrame(2, (0, 1, 2, 3, 4, 5), 0),
+        ScoredFrame(3, (1, 2, 3, 4, 5, 6), 0),
+        ScoredFrame(4, (2, 3, 4, 5, 6, 7), 0),
+        ScoredFrame(5, (2, 3, 4, 5, 6, 7), 1),
     ]
     assert protocols.windows("official", 8) == [
         Window((0, 1, 2, 3, 4, 5), (2, None)),
@@ -44,14 +44,14 @@ def test_official_sources_spelled_out():
 
 def test_full_spelled_out_with_new_info_padding():
     assert protocols.frame_sources("full", 8) == [
-        FrameSource(0, (5, 4, 0, 1, 2, 3), 0),
-        FrameSource(1, (5, 0, 1, 2, 3, 4), 0),
-        FrameSource(2, (0, 1, 2, 3, 4, 5), 0),
-        FrameSource(3, (1, 2, 3, 4, 5, 6), 0),
-        FrameSource(4, (2, 3, 4, 5, 6, 7), 0),
-        FrameSource(5, (2, 3, 4, 5, 6, 7), 1),
-        FrameSource(6, (3, 4, 5, 6, 7, 2), 1),
-        FrameSource(7, (4, 5, 6, 7, 3, 2), 1),
+        ScoredFrame(0, (5, 4, 0, 1, 2, 3), 0),
+        ScoredFrame(1, (5, 0, 1, 2, 3, 4), 0),
+        ScoredFrame(2, (0, 1, 2, 3, 4, 5), 0),
+        ScoredFrame(3, (1, 2, 3, 4, 5, 6), 0),
+        ScoredFrame(4, (2, 3, 4, 5, 6, 7), 0),
+        ScoredFrame(5, (2, 3, 4, 5, 6, 7), 1),
+        ScoredFrame(6, (3, 4, 5, 6, 7, 2), 1),
+        ScoredFrame(7, (4, 5, 6, 7, 3, 2), 1),
     ]
 
 
