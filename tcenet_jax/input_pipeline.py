@@ -288,7 +288,17 @@ class EvalVideos:
         return EvalVideos(min(count, self._count), self._read, self.names)
 
 
-def _folder_videos(root: pathlib.Path, split: str) -> EvalVideos:
+def _frame_range(frames: range | None, count: int) -> range:
+    """The frames of ``frames`` (all for None) a video of ``count`` frames has."""
+    return range(count) if frames is None else range(frames.start, min(frames.stop, count))
+
+
+def _no_frames(name: str) -> EvalVideo:
+    """A video none of whose frames were asked for (``low`` of shape (0, 0, 0, 3))."""
+    return EvalVideo(name, np.zeros((0, 0, 0, 3), np.float32), None, None, [])
+
+
+def _folder_videos(root: pathlib.Path, split: str, frames: range | None) -> EvalVideos:
     low_root = next((root / n for n in ("low", "low_and_noise") if (root / n).is_dir()), None)
     if low_root is None:
         raise BadDataError(
@@ -312,28 +322,40 @@ def _folder_videos(root: pathlib.Path, split: str) -> EvalVideos:
 
     def read(i: int) -> EvalVideo:
         video = videos[i]
-        low = _read_checked(video, video.low, "low-light frame", None)
+        kept = _frame_range(frames, len(video.frame_names))
+        if not kept:
+            return _no_frames(video.name)
+        names = [video.frame_names[t] for t in kept]
+
+        def read_checked(paths, what: str, size: tuple[int, int] | None) -> np.ndarray:
+            return _read_checked(video.name, names, paths, what, size)
+
+        low = read_checked([video.low[t] for t in kept], "low-light frame", None)
         normal = (
             None
             if video.normal is None
-            else _read_checked(video, video.normal, "normal-light frame", low.shape[1:3])
+            else read_checked([video.normal[t] for t in kept], "normal-light frame", low.shape[1:3])
         )
         flow = (
-            None if video.flow is None else _read_checked(video, video.flow, "flow", low.shape[1:3])
+            None
+            if video.flow is None
+            else read_checked([video.flow[t] for t in kept[:-1]], "flow", low.shape[1:3])
         )
-        return EvalVideo(video.name, low, normal, flow, list(video.frame_names))
+        return EvalVideo(video.name, low, normal, flow, names)
 
     return EvalVideos(len(videos), read, [video.name for video in videos])
 
 
-def _read_checked(video, paths, what: str, size: tuple[int, int] | None) -> np.ndarray:
+def _read_checked(
+    video: str, frame_names: Sequence[str], paths, what: str, size: tuple[int, int] | None
+) -> np.ndarray:
     """Reads and stacks frames (or flows), checking that all have one (height, width)."""
     arrays = []
-    for frame_name, path in zip(video.frame_names, paths):
+    for frame_name, path in zip(frame_names, paths):
         array = read_flo(path) if path.suffix == ".flo" else to_float(read_image_raw(path))
         size = size or array.shape[:2]
         check_size(
-            f"video {video.name} frame {frame_name}: the {what} {path}",
+            f"video {video} frame {frame_name}: the {what} {path}",
             array.shape,
             size,
             "the video's first frame",
@@ -346,6 +368,7 @@ def iterate_eval_videos(
     source: ml_collections.ConfigDict | str | os.PathLike,
     split: str = "test",
     max_videos: int | None = None,
+    frames: range | None = None,
 ) -> EvalVideos:
     """The videos of ``split`` in order, each whole (``EvalVideo``), read one at a time.
 
@@ -354,24 +377,28 @@ def iterate_eval_videos(
     as manual_dir) laid out as ``low/<video>/*.png`` [+ ``normal/<video>/*.png``] or
     as DS-LOL (``low_and_noise/``, ``normal/``, optional ``flow/``). A folder with
     ``<split>_list.txt`` files is split by them; without, all its videos are yielded.
-    ``max_videos``: only the first ones.
+    ``max_videos``: only the first ones. ``frames``: only these frames of each video
+    (``range(2, 8)``: frames 2-7, fewer for a shorter video), the others are not read.
     """
     if isinstance(source, (str, os.PathLike)):
-        videos = _folder_videos(pathlib.Path(source), split)
+        videos = _folder_videos(pathlib.Path(source), split, frames)
     elif source.builder == "folder":
-        videos = _folder_videos(pathlib.Path(source.manual_dir), split)
+        videos = _folder_videos(pathlib.Path(source.manual_dir), split, frames)
     else:
-        frames = _open(source, split, jax.process_index())
+        records = _open(source, split, jax.process_index())
 
         def read(video: int) -> EvalVideo:
-            clip = frames.read(video, 0, int(frames.index.counts[video]))
+            kept = _frame_range(frames, int(records.index.counts[video]))
+            if not kept:
+                return _no_frames(str(records.index.names[video]))
+            clip = records.read(video, kept.start, len(kept))
             return EvalVideo(
-                name=frames.index.names[video],
+                name=records.index.names[video],
                 low=to_float(clip["low"]),
                 normal=to_float(clip["normal"]) if "normal" in clip else None,
                 flow=clip.get("flow"),
                 frame_names=[str(n) for n in clip["frame_names"]],
             )
 
-        videos = EvalVideos(len(frames), read, [str(n) for n in frames.index.names])
+        videos = EvalVideos(len(records), read, [str(n) for n in records.index.names])
     return videos.first(max_videos)

@@ -50,6 +50,8 @@ HOW_TO_GET_VGG = (
     "--config.vgg_checkpoint=weights/vgg19, or drop the perceptual term "
     "(--config.loss.real.perceptual=0)"
 )
+VALIDATION_FRAMES = range(2, 8)  # the official validation's input window
+VALIDATION_TARGET = 2  # its first output, frame 4, at this position of the window
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -219,14 +221,17 @@ def validate(forward: Callable, config, max_videos: int | None = None) -> dict[s
     low-light input frame 4 for reference.
     """
     scores = {"psnr": [], "ssim": [], "input_psnr": []}
-    for video in input_pipeline.iterate_eval_videos(config.data.real, "test", max_videos):
-        if video.normal is None or len(video.low) < 8:
+    videos = input_pipeline.iterate_eval_videos(
+        config.data.real, "test", max_videos, frames=VALIDATION_FRAMES
+    )
+    for video in videos:  # only frames 2-7 are read
+        if video.normal is None or len(video.low) < len(VALIDATION_FRAMES):
             continue
-        clip = jnp.asarray(video.low[2:8][None])
-        pred = np.clip(np.asarray(forward(clip))[0, 0], 0.0, 1.0)
-        scores["psnr"].append(metrics.psnr(pred, video.normal[4]))
-        scores["ssim"].append(metrics.ssim(pred, video.normal[4]))
-        scores["input_psnr"].append(metrics.psnr(video.low[4], video.normal[4]))
+        pred = np.clip(np.asarray(forward(jnp.asarray(video.low[None])))[0, 0], 0.0, 1.0)
+        truth = video.normal[VALIDATION_TARGET]
+        scores["psnr"].append(metrics.psnr(pred, truth))
+        scores["ssim"].append(metrics.ssim(pred, truth))
+        scores["input_psnr"].append(metrics.psnr(video.low[VALIDATION_TARGET], truth))
     if not scores["psnr"]:
         return {}
     return {f"val/{k}": float(np.mean(v)) for k, v in scores.items()}

@@ -300,6 +300,28 @@ def test_eval_videos_from_plain_folders(tmp_path):
         list(input_pipeline.iterate_eval_videos(tmp_path))
 
 
+def test_eval_videos_read_only_the_frames_asked_for(moving, monkeypatch):
+    """Validation's range(2, 8): the same frames as a whole read, and no other is decoded."""
+    for source in (moving, moving.manual_dir):
+        whole = list(input_pipeline.iterate_eval_videos(source, split="train"))
+        part = list(input_pipeline.iterate_eval_videos(source, split="train", frames=range(2, 5)))
+        for full, video in zip(whole, part, strict=True):
+            np.testing.assert_array_equal(video.low, full.low[2:5])
+            np.testing.assert_array_equal(video.normal, full.normal[2:5])
+            np.testing.assert_array_equal(video.flow, full.flow[2:4])
+            assert video.frame_names == full.frame_names[2:5]
+    decoded = []
+    real_read = input_pipeline.read_image_raw
+    monkeypatch.setattr(
+        input_pipeline, "read_image_raw", lambda path: decoded.append(path) or real_read(path)
+    )
+    videos = input_pipeline.iterate_eval_videos(moving.manual_dir, "train", frames=range(5, 9))
+    assert [v.low.shape[0] for v in videos] == [2, 2]  # 7-frame videos: frames 5 and 6
+    assert sorted({p.stem for p in decoded}) == ["00005", "00006"] and len(decoded) == 8
+    short = input_pipeline.iterate_eval_videos(moving.manual_dir, "train", frames=range(7, 9))
+    assert [(v.low.shape[0], v.normal) for v in short] == [(0, None), (0, None)]
+
+
 def test_eval_videos_from_a_ds_lol_folder(moving):
     videos = list(input_pipeline.iterate_eval_videos(moving.manual_dir, split="train"))
     assert [v.name for v in videos] == ["chelsea_00", "chelsea_01"]

@@ -373,3 +373,44 @@ def test_real_only_training_runs_and_tracks_the_best_step(tmp_path, demo_root, c
     out = capsys.readouterr().out
     assert "best validation PSNR" in out and "compiled in" in out
     assert "no synthetic source" in out
+
+
+def test_validation_scores_frame_4_from_the_window_of_frames_2_to_7(tmp_path, monkeypatch):
+    import ml_collections
+
+    from tcenet_jax import metrics
+    from tcenet_jax.datasets import source_config
+    from tcenet_jax.video_io import read_image, write_png
+
+    rng = np.random.default_rng(0)
+    for video, count in (("a", 9), ("b", 8), ("short", 7)):
+        for t in range(count):
+            for kind in ("low", "normal"):
+                write_png(tmp_path / kind / video / f"{t:05d}.png", rng.random((8, 8, 3)))
+    config = ml_collections.ConfigDict(
+        {"data": {"real": source_config("folder", manual_dir=str(tmp_path))}}
+    )
+    decoded = []
+    real_read = input_pipeline.read_image_raw
+    monkeypatch.setattr(
+        input_pipeline, "read_image_raw", lambda path: decoded.append(path) or real_read(path)
+    )
+    windows = []
+
+    def forward(clip):  # (1, 6, H, W, 3) -> its frames 2 and 3 as the two outputs
+        windows.append(np.asarray(clip))
+        return clip[:, 2:4]
+
+    scores = train.validate(forward, config)
+    expected = [
+        metrics.psnr(
+            read_image(tmp_path / "low" / v / "00004.png"),
+            read_image(tmp_path / "normal" / v / "00004.png"),
+        )
+        for v in ("a", "b")
+    ]
+    assert scores["val/psnr"] == pytest.approx(np.mean(expected), rel=1e-6)
+    assert scores["val/input_psnr"] == pytest.approx(scores["val/psnr"], rel=1e-6)
+    assert [w.shape for w in windows] == [(1, 6, 8, 8, 3)] * 2  # "short" has no frame 7
+    assert {p.stem for p in decoded} == {f"{t:05d}" for t in range(2, 8)}
+    assert len(decoded) == 2 * (6 + 6 + 5)  # low + normal: frames 2-7 of a and b, 2-6 of short
