@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from tcenet_jax.models import SIZE_MULTIPLE, TCENet, pad_to_multiple
+from tcenet_jax.models import SIZE_MULTIPLE, TCENet, crop_to, pad_to_multiple
 from tcenet_jax.protocols import mirror_index
 
 # Positions (H/8 · W/8) above which the co-attention runs in blocks of this many rows
@@ -258,7 +258,7 @@ def enhance_frames(
                 for t, out in zip(tiles, host):
                     frame[t.top : t.top + t.height, t.left : t.left + t.width] += out[i] * t.weight
                 frame /= norm
-            yield frame[:height, :width]
+            yield crop_to(frame, (height, width))
 
     pending = None
     t0 = 0
@@ -304,5 +304,5 @@ def enhance_windows(
         chunk = [tuple(w) for w in windows[start : start + batch]]
         indices = chunk + [chunk[-1]] * (batch - len(chunk))
         result = np.asarray(whole(state, jnp.asarray(padded[np.array(indices)])))
-        outputs[start : start + len(chunk)] = result[: len(chunk), :, :height, :width]
+        outputs[start : start + len(chunk)] = crop_to(result[: len(chunk)], (height, width))
     return outputs

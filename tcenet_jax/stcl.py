@@ -21,21 +21,6 @@ SPATIAL_TERMS = ("perceptual", "charbonnier", "edge", "ssim")
 TERMS = (*SPATIAL_TERMS, "temporal")
 
 
-def check_loss_config(loss_config) -> None:
-    """Raises ValueError for unknown terms, sources or flow sources."""
-    for source in SOURCES:
-        for term in loss_config[source]:
-            if term not in TERMS:
-                raise ValueError(
-                    f"loss.{source}.{term}: unknown loss term; expected one of {', '.join(TERMS)}"
-                )
-    if loss_config.temporal_flow not in ("raft", "ground_truth"):
-        raise ValueError(
-            "loss.temporal_flow must be 'raft' or 'ground_truth', got "
-            f"{loss_config.temporal_flow!r}"
-        )
-
-
 def uses(loss_config, term: str) -> bool:
     """Whether any source uses ``term`` with a non-zero weight."""
     return any(loss_config[source].get(term, 0.0) for source in SOURCES)

@@ -35,7 +35,7 @@ from tcenet_jax import distributed, input_pipeline, metrics, stcl
 from tcenet_jax.checkpointing import BEST_METRIC, TrainCheckpointer
 from tcenet_jax.config_checks import check_training_config
 from tcenet_jax.loading import load_tcenet
-from tcenet_jax.models import TCENet
+from tcenet_jax.models import TCENet, count_parameters
 from tcenet_jax.progress import StepCounter, progress_bar
 
 HOW_TO_GET_RAFT = (
@@ -267,6 +267,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
 
     # Model, frozen networks and the train state.
     model = create_model(config)
+    if is_chief:
+        print(f"TCE-Net {model.config}: {count_parameters(model):,} parameters")
     model_def, params, rest = nnx.split(model, nnx.Param, ...)
     vgg, raft = load_frozen_networks(config)
     if is_chief:  # the effective config: terms dropped above are 0 here

@@ -36,10 +36,11 @@ def test_every_problem_is_reported_together():
     config.data.crop_size = 100
     config.loss.real.charbonnier = -1.0
     config.loss.real.edgy = 1.0
+    config.loss.temporal_flow = "farneback"
     with pytest.raises(ConfigError) as raised:
         check_training_config(config)
     message = str(raised.value)
-    assert message.startswith("invalid config (10 problems):")
+    assert message.startswith("invalid config (11 problems):")
     for expected in (
         "log_every_steps=0: expected an integer ≥ 1",
         "checkpoint_every_steps=-3: expected an integer ≥ 1",
@@ -51,6 +52,7 @@ def test_every_problem_is_reported_together():
         "data.crop_size=100: expected a positive multiple of 16",
         "loss.real.charbonnier=-1.0: expected a weight ≥ 0",
         "loss.real.edgy: unknown loss term",
+        "loss.temporal_flow='farneback': expected 'raft' or 'ground_truth'",
     ):
         assert expected in message, expected
 

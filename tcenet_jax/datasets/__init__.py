@@ -7,10 +7,8 @@ Read ``docs/data.md`` for the layouts each accepts.
 from tcenet_jax.datasets.sources import (
     BUILDERS,
     FrameSource,
-    VideoIndex,
     demo_source_config,
     ensure_demo_dataset,
-    get_builder,
     prepare_source,
     prepare_source_for_process,
     source_config,
@@ -19,10 +17,8 @@ from tcenet_jax.datasets.sources import (
 __all__ = [
     "BUILDERS",
     "FrameSource",
-    "VideoIndex",
     "demo_source_config",
     "ensure_demo_dataset",
-    "get_builder",
     "prepare_source",
     "prepare_source_for_process",
     "source_config",
