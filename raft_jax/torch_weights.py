@@ -86,6 +86,14 @@ def _leaf_map(module: nnx.Module):
     return None, None
 
 
+def _mapped_modules(model: nnx.Module, rename: Callable[[str], str]):
+    """(official prefix, mapped class, module, leaf map) of each module ``LEAF_MAPS`` knows."""
+    for path, module in nnx.iter_modules(model):
+        cls, mapping = _leaf_map(module)
+        if mapping is not None:
+            yield rename(".".join(map(str, path))), cls, module, mapping
+
+
 def import_torch(purpose: str):
     """The ``torch`` module; ImportError naming ``purpose`` and the install command if absent."""
     try:
@@ -162,11 +170,7 @@ def torch_leaves(
 
     rename: our dotted module path -> the official module prefix (see assign_torch_state).
     """
-    for path, module in nnx.iter_modules(model):
-        _, mapping = _leaf_map(module)
-        if mapping is None:
-            continue
-        prefix = rename(".".join(map(str, path)))
+    for prefix, _, module, mapping in _mapped_modules(model, rename):
         for ours, (leaf, layout) in mapping.items():
             variable = getattr(module, ours, None)
             if variable is not None:  # e.g. a conv without bias
@@ -250,19 +254,10 @@ def torch_state(model: nnx.Module, rename: Callable[[str], str]) -> dict[str, np
             raise ValueError(f"two tensors of {type(model).__name__} map to {key}")
         state[key] = value
 
-    for path, module in nnx.iter_modules(model):
-        cls, mapping = _leaf_map(module)
-        if mapping is None:
-            continue
-        prefix = rename(".".join(map(str, path)))
-        for ours, (leaf, layout) in mapping.items():
-            variable = getattr(module, ours, None)
-            if variable is not None:  # e.g. a conv without bias
-                exported.add(id(variable))
-                put(
-                    f"{prefix}.{leaf}",
-                    layout.to_torch(np.array(variable.get_value(), np.float32)),  # a copy
-                )
+    for key, variable, layout in torch_leaves(model, rename):
+        exported.add(id(variable))
+        put(key, layout.to_torch(np.array(variable.get_value(), np.float32)))  # a copy
+    for prefix, cls, _, _ in _mapped_modules(model, rename):
         for leaf, make in BUFFERS.get(cls, {}).items():
             put(f"{prefix}.{leaf}", make())
     left = [
