@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from tcenet_jax.models.layers import bias_init, conv, layer_norm, leaky_relu, weight_init
+from tcenet_jax.models.layers import conv, layer_norm, leaky_relu, official_init
 
 
 def deconv2x(in_features: int, out_features: int, *, rngs: nnx.Rngs, dtype) -> nnx.ConvTranspose:
@@ -18,11 +18,7 @@ def deconv2x(in_features: int, out_features: int, *, rngs: nnx.Rngs, dtype) -> n
         strides=(2, 2),
         padding="VALID",
         transpose_kernel=True,
-        dtype=dtype,
-        param_dtype=jnp.float32,
-        kernel_init=weight_init,
-        bias_init=bias_init,
-        rngs=rngs,
+        **official_init(dtype, rngs),
     )
 
 

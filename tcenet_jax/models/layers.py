@@ -101,6 +101,18 @@ class GroupedConv(nnx.Conv):
         return y
 
 
+def official_init(dtype, rngs: nnx.Rngs) -> dict:
+    """The keyword arguments every layer shares: float32 parameters initialised as the
+    official code's, computed in ``dtype``."""
+    return dict(
+        dtype=dtype,
+        param_dtype=jnp.float32,
+        kernel_init=weight_init,
+        bias_init=bias_init,
+        rngs=rngs,
+    )
+
+
 def conv(
     in_features: int,
     out_features: int,
@@ -134,11 +146,7 @@ def conv(
         kernel_dilation=dilation,
         feature_group_count=groups,
         use_bias=use_bias,
-        dtype=dtype,
-        param_dtype=jnp.float32,
-        kernel_init=weight_init,
-        bias_init=bias_init,
-        rngs=rngs,
+        **official_init(dtype, rngs),
     )
 
 
@@ -150,11 +158,7 @@ def linear(
         in_features,
         out_features,
         use_bias=use_bias,
-        dtype=dtype,
-        param_dtype=jnp.float32,
-        kernel_init=weight_init,
-        bias_init=bias_init,
-        rngs=rngs,
+        **official_init(dtype, rngs),
     )
 
 
