@@ -87,16 +87,36 @@ def bilinear_upsample8(flow: jax.Array) -> jax.Array:
 
 
 class RAFTBase(nnx.Module):
-    """The iteration shared by RAFT and RAFT-small; subclasses build the modules."""
+    """The modules and iteration shared by RAFT and RAFT-small; subclasses set their sizes."""
 
     hidden_dim: int
     context_dim: int
     corr_levels = 4
     corr_radius: int
+    block: str  # encoder blocks: "residual" or "bottleneck"
+    dims: tuple[int, int, int, int]  # encoder widths
+    feature_dim: int  # the feature encoder's output channels
+    context_norm: str  # the context encoder's normalisation
+    small: bool  # RAFT-small's update block
 
-    fnet: Encoder
-    cnet: Encoder
-    update_block: UpdateBlock
+    def __init__(self, *, rngs: nnx.Rngs):
+        self.fnet = Encoder(
+            block=self.block, dims=self.dims, out_dim=self.feature_dim, norm="instance", rngs=rngs
+        )
+        self.cnet = Encoder(
+            block=self.block,
+            dims=self.dims,
+            out_dim=self.hidden_dim + self.context_dim,
+            norm=self.context_norm,
+            rngs=rngs,
+        )
+        self.update_block = UpdateBlock(
+            small=self.small,
+            corr_planes=self.corr_levels * (2 * self.corr_radius + 1) ** 2,
+            hidden_dim=self.hidden_dim,
+            context_dim=self.context_dim,
+            rngs=rngs,
+        )
 
     def upsample(self, flow: jax.Array, net: jax.Array) -> jax.Array:
         """Flow at 1/8 resolution (B, h, w, 2) and hidden state -> flow (B, 8h, 8w, 2)."""
@@ -166,24 +186,11 @@ class RAFT(RAFTBase):
     hidden_dim = 128
     context_dim = 128
     corr_radius = 4
-
-    def __init__(self, *, rngs: nnx.Rngs):
-        dims = (64, 64, 96, 128)
-        self.fnet = Encoder(block="residual", dims=dims, out_dim=256, norm="instance", rngs=rngs)
-        self.cnet = Encoder(
-            block="residual",
-            dims=dims,
-            out_dim=self.hidden_dim + self.context_dim,
-            norm="batch",
-            rngs=rngs,
-        )
-        self.update_block = UpdateBlock(
-            small=False,
-            corr_planes=self.corr_levels * (2 * self.corr_radius + 1) ** 2,
-            hidden_dim=self.hidden_dim,
-            context_dim=self.context_dim,
-            rngs=rngs,
-        )
+    block = "residual"
+    dims = (64, 64, 96, 128)
+    feature_dim = 256
+    context_norm = "batch"
+    small = False
 
     def upsample(self, flow: jax.Array, net: jax.Array) -> jax.Array:
         return convex_upsample(flow, self.update_block.upsampling_mask(net))
@@ -195,24 +202,11 @@ class RAFTSmall(RAFTBase):
     hidden_dim = 96
     context_dim = 64
     corr_radius = 3
-
-    def __init__(self, *, rngs: nnx.Rngs):
-        dims = (32, 32, 64, 96)
-        self.fnet = Encoder(block="bottleneck", dims=dims, out_dim=128, norm="instance", rngs=rngs)
-        self.cnet = Encoder(
-            block="bottleneck",
-            dims=dims,
-            out_dim=self.hidden_dim + self.context_dim,
-            norm="none",
-            rngs=rngs,
-        )
-        self.update_block = UpdateBlock(
-            small=True,
-            corr_planes=self.corr_levels * (2 * self.corr_radius + 1) ** 2,
-            hidden_dim=self.hidden_dim,
-            context_dim=self.context_dim,
-            rngs=rngs,
-        )
+    block = "bottleneck"
+    dims = (32, 32, 64, 96)
+    feature_dim = 128
+    context_norm = "none"
+    small = True
 
     def upsample(self, flow: jax.Array, net: jax.Array) -> jax.Array:
         return bilinear_upsample8(flow)
