@@ -359,3 +359,16 @@ def test_only_process_0_builds_the_others_wait(tmp_path, capsys):
     built = prepare_source_for_process(source, 0)  # process 0 builds while process 1 waits
     waiter.join(timeout=60)
     assert built.is_prepared() and waited["builder"].info.metadata == built.info.metadata
+
+
+def test_eval_folders_sort_frame_names_naturally(tmp_path):
+    """`evaluate --data-root` and the dataset builders (paired_folders) read 1.png ... 12.png
+    in display order, as enhance, scoring and synthesize do."""
+    rng = np.random.default_rng(0)
+    frames = rng.random((12, 8, 8, 3))
+    for kind in ("low", "normal"):
+        for i, frame in enumerate(frames, start=1):
+            write_png(tmp_path / kind / "v" / f"{i}.png", frame)
+    (video,) = input_pipeline.iterate_eval_videos(tmp_path)
+    assert video.frame_names == [str(i) for i in range(1, 13)]
+    np.testing.assert_allclose(video.low, frames, atol=0.5 / 255)
