@@ -79,24 +79,27 @@ def official_step(fixture_file, fixture_npz):
     vgg = load_torchvision_vgg19(fixture_file("vgg19_features_to_relu4_2_random.pth"))
     raft = load_official_raft(fixture_file("raft_large_official_random.pth"))
 
+    model = load_tcenet(fixture_file("tcenet_official_random.pth"))
+    model.encoder.aspp.dropout.rate = 0.0
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+
+    @jax.jit
+    def grads_and_outputs(params, rest, batch, scale):
+        # One compilation serves both scalings: the RAFT input scale is a traced multiplier.
+        loss_config = ml_collections.ConfigDict(_loss_config(1.0).to_dict(), type_safe=False)
+        loss_config.raft_input_scale = scale
+
+        def loss_fn(params):
+            net = nnx.merge(graphdef, params, rest, copy=True)
+            total, metrics, outputs = stcl.stcl_loss(net, batch, loss_config, vgg=vgg, raft=raft)
+            return total, (metrics, outputs, nnx.state(net, nnx.Not(nnx.Param)))
+
+        return jax.grad(loss_fn, has_aux=True)(params)
+
     def run(scale: float):
-        model = load_tcenet(fixture_file("tcenet_official_random.pth"))
-        model.encoder.aspp.dropout.rate = 0.0
-        graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-        loss_config = _loss_config(scale)
-
-        @jax.jit
-        def grads_and_outputs(params, rest, batch):
-            def loss_fn(params):
-                net = nnx.merge(graphdef, params, rest, copy=True)
-                total, metrics, outputs = stcl.stcl_loss(
-                    net, batch, loss_config, vgg=vgg, raft=raft
-                )
-                return total, (metrics, outputs, nnx.state(net, nnx.Not(nnx.Param)))
-
-            return jax.grad(loss_fn, has_aux=True)(params)
-
-        grads, (metrics, outputs, new_rest) = grads_and_outputs(params, rest, batch)
+        grads, (metrics, outputs, new_rest) = grads_and_outputs(
+            params, rest, batch, jnp.float32(scale)
+        )
         config = base.get_config()
         tx = train.create_optimizer(config, train.learning_rate_schedule(config, 1))
         updates, _ = tx.update(grads, tx.init(params), params)
