@@ -79,15 +79,17 @@ def create_optimizer(config: ml_collections.ConfigDict, schedule) -> optax.Gradi
     )
 
 
+def model_config(config: ml_collections.ConfigDict) -> dict[str, int]:
+    """The architecture ``config.model`` asks for, as ``TCENet.config`` spells it."""
+    return {"base_dim": config.model.base_dim, "num_res_blocks": config.model.num_res_blocks}
+
+
 def create_model(config: ml_collections.ConfigDict) -> TCENet:
     """The network from the config (official init), or the weights of ``init_checkpoint``."""
     dtype = jnp.dtype(config.model.dtype)
     if config.init_checkpoint:
         model = load_tcenet(config.init_checkpoint, dtype=dtype)
-        if model.config != {
-            "base_dim": config.model.base_dim,
-            "num_res_blocks": config.model.num_res_blocks,
-        }:
+        if model.config != model_config(config):
             raise ValueError(
                 f"init_checkpoint {config.init_checkpoint} holds a TCENet {model.config}, but "
                 f"config.model asks for base_dim={config.model.base_dim}, "
@@ -240,6 +242,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
         raise ValueError(f"workdir {workdir} exists and is not a directory")
     workdir.mkdir(parents=True, exist_ok=True)
     is_chief = jax.process_index() == 0
+    # A workdir of another network is refused before anything is built or written.
+    checkpointer = TrainCheckpointer(workdir / "checkpoints", keep=config.keep_checkpoints)
+    checkpointer.check_architecture(model_config(config))
 
     # Data, schedule and optimiser.
     steps_per_epoch = input_pipeline.steps_per_epoch(config.data)
@@ -263,13 +268,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
     # Model, frozen networks and the train state.
     model = create_model(config)
     model_def, params, rest = nnx.split(model, nnx.Param, ...)
-    vgg, raft = load_frozen_networks(config)
-    if is_chief:  # the effective config: terms dropped above are 0 here
-        text = json.dumps(config.to_dict(), indent=2, sort_keys=True, default=str) + "\n"
-        atomic_write(workdir / "config.json", text.encode())
-    vgg_def, vgg_state = nnx.split(vgg) if vgg is not None else (None, None)
-    raft_def, raft_state = nnx.split(raft) if raft is not None else (None, None)
-    frozen = jax.device_put({"vgg": vgg_state, "raft": raft_state}, replicated)
     state = {
         "params": params,
         "rest": rest,
@@ -278,23 +276,30 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
     }
 
     train_iter = input_pipeline.create_train_iterator(config.data, seed=config.seed)
-    checkpointer = TrainCheckpointer(workdir / "checkpoints", keep=config.keep_checkpoints)
     start_step = 0
     best_psnr, best_step = -np.inf, None
-    latest = checkpointer.latest_step()
-    if latest is not None:
-        model_state, opt_state, meta = checkpointer.restore(
-            latest,
-            model={"params": state["params"], "rest": state["rest"]},
-            optimizer={"opt_state": state["opt_state"], "step": state["step"]},
-            data_iterator=train_iter,
-        )
-        state = {**model_state, **opt_state}
-        start_step = int(meta["step"])
-        best_psnr = meta.get("best_psnr", best_psnr)
-        best_step = meta.get("best_step")
+    resumed = checkpointer.restore_latest(
+        model={"params": state["params"], "rest": state["rest"]},
+        optimizer={"opt_state": state["opt_state"], "step": state["step"]},
+        model_config=model.config,
+        data_iterator=train_iter,
+    )
+    if resumed is not None:
+        state = {**resumed.model, **resumed.optimizer}
+        start_step = int(resumed.meta["step"])
+        best_psnr = resumed.meta.get("best_psnr", best_psnr)
+        best_step = resumed.meta.get("best_step")
         if is_chief:
-            print(f"resumed from {checkpointer.directory / str(latest)} (step {start_step})")
+            for problem, moved in zip(resumed.skipped, resumed.moved_to):
+                print(f"warning: {problem}; moved aside to {moved}", file=sys.stderr)
+            print(f"resumed from {checkpointer.step_dir(resumed.step)} (step {start_step})")
+    vgg, raft = load_frozen_networks(config)
+    if is_chief:  # the effective config: terms dropped above are 0 here
+        text = json.dumps(config.to_dict(), indent=2, sort_keys=True, default=str) + "\n"
+        atomic_write(workdir / "config.json", text.encode())
+    vgg_def, vgg_state = nnx.split(vgg) if vgg is not None else (None, None)
+    raft_def, raft_state = nnx.split(raft) if raft is not None else (None, None)
+    frozen = jax.device_put({"vgg": vgg_state, "raft": raft_state}, replicated)
     state = jax.device_put(state, replicated)
 
     jitted_step = jax.jit(
