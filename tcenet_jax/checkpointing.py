@@ -15,10 +15,15 @@ whose checkpoints hold another architecture than the config asks for is refused.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import logging
+import os
 import pathlib
 import re
+import shutil
+import threading
 from typing import Any
 
 import jax
@@ -26,6 +31,7 @@ import orbax.checkpoint as ocp
 from orbax.checkpoint.checkpoint_managers import preservation_policy as policies
 
 from raft_jax.cli import quiet_failed_checkpoint_reads
+from raft_jax.files import system_errno, write_error
 
 BEST_METRIC = "val/psnr"
 ITEMS = ("model", "optimizer", "meta")  # and "data" when the input iterator is saved
@@ -140,6 +146,7 @@ class TrainCheckpointer:
             preservation_policy=policy, enable_async_checkpointing=False, create=True
         )
         self.manager = ocp.CheckpointManager(self.directory, options=options)
+        _quiet_failed_save_threads()
 
     def latest_step(self) -> int | None:
         return self.manager.latest_step()
@@ -165,8 +172,27 @@ class TrainCheckpointer:
         }
         if data_iterator is not None:
             items["data"] = _data_args("save", data_iterator)
-        self.manager.save(step, args=ocp.args.Composite(**items), metrics=metrics, force=True)
-        self.manager.wait_until_finished()
+        try:
+            self.manager.save(step, args=ocp.args.Composite(**items), metrics=metrics, force=True)
+            self.manager.wait_until_finished()
+        except (OSError, ValueError) as e:  # TensorStore reports system errors as ValueError
+            code = system_errno(e)
+            if code is None:
+                raise
+            self._remove_partial_step(step)
+            raise write_error(self.step_dir(step), OSError(code, os.strerror(code))) from None
+
+    def _remove_partial_step(self, step: int) -> None:
+        """Removes the temporary folder of a failed save of ``step`` (process 0), once
+        Orbax's writer threads, which go on writing the other items, have ended."""
+        for thread in threading.enumerate():
+            is_writer = type(thread).__module__.startswith("orbax.checkpoint")
+            if is_writer and thread is not threading.current_thread():
+                with contextlib.suppress(Exception):  # its join re-raises the write error
+                    thread.join(timeout=60)
+        if jax.process_index() == 0:
+            for partial in self.directory.glob(f"{step}.orbax-checkpoint-tmp*"):
+                shutil.rmtree(partial, ignore_errors=True)
 
     def restore(self, step: int, *, model: Any, optimizer: Any, data_iterator: Any = None):
         """Restores checkpoint ``step`` into abstract ``model``/``optimizer`` trees.
@@ -298,3 +324,18 @@ def _reading_failure(step: int, step_dir: pathlib.Path, error: BaseException):
     if truncated:
         why = f"truncated ({truncated.group(2)} bytes, at least {truncated.group(1)} expected)"
     return UnreadableCheckpointError(step, files[-1], why)
+
+
+class _SaveThreadEchoes(logging.Filter):
+    """Drops the tracebacks Orbax's writer threads log for an error that the blocking
+    ``save`` raises to its caller anyway."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "_SignalingThread.run() raised an exception" not in str(record.msg)
+
+
+def _quiet_failed_save_threads() -> None:
+    """Installs `_SaveThreadEchoes` on absl's logger (which Orbax logs to); idempotent."""
+    logger = logging.getLogger("absl")
+    if not any(isinstance(f, _SaveThreadEchoes) for f in logger.filters):
+        logger.addFilter(_SaveThreadEchoes())

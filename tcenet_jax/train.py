@@ -614,7 +614,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         summary = train_and_evaluate(config, flag_values.workdir)
-    except (NonFiniteLossError, ValueError, FileNotFoundError) as e:
+    except (NonFiniteLossError, ValueError, OSError) as e:  # OSError: e.g. a full disk
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 128 + int(summary["interrupted_by_signal"]) if "interrupted_by_signal" in summary else 0

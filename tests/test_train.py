@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import resource
 import shutil
 import signal
 import subprocess
@@ -439,6 +440,38 @@ def test_workdir_of_another_architecture_is_refused_untouched(trained, tmp_path,
     assert "model.base_dim: 4 saved, 8 given; model.num_res_blocks: 1 saved, 2 given" in line
     assert "--config.model.base_dim=4 --config.model.num_res_blocks=1" in line
     assert _files(workdir) == before  # config.json and the checkpoints as they were
+
+
+@pytest.fixture
+def file_size_limit():
+    """Sets a file-size limit (bytes) for this process: writes past it fail with EFBIG, as on
+    a full disk; restored afterwards."""
+    old_limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+    old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    yield lambda size: resource.setrlimit(resource.RLIMIT_FSIZE, (size, old_limit[1]))
+    resource.setrlimit(resource.RLIMIT_FSIZE, old_limit)
+    signal.signal(signal.SIGXFSZ, old_handler)
+
+
+def test_full_disk_during_a_save_is_one_error_and_loses_nothing(
+    trained, demo_root, tmp_path, capsys, caplog, file_size_limit
+):
+    workdir = _copy_of(trained, tmp_path)
+    checkpoints = workdir / "checkpoints"
+    before = _files(checkpoints)
+    config = tiny_config(demo_root, num_train_steps=3, checkpoint_every_steps=1)
+    file_size_limit(64 << 10)  # logs fit; the checkpoint's array files (100+ KB) do not
+    with pytest.raises(OSError) as error:
+        train.train_and_evaluate(config, workdir)
+    file_size_limit(resource.RLIM_INFINITY)
+    assert str(error.value) == (
+        f"cannot write {checkpoints / '3'} (File too large: a file-size limit was reached); "
+        "nothing was written there"
+    )
+    err = capsys.readouterr().err
+    assert "Traceback" not in err + caplog.text, err + caplog.text
+    assert _files(checkpoints) == before  # steps 1 and 2 intact, no trace of step 3
+    assert TrainCheckpointer(checkpoints).latest_step() == 2
 
 
 # ----------------------------------------------------------------------------- first run
