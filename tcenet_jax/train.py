@@ -546,6 +546,34 @@ Multi-host (one process per host or per accelerator; see docs/training.md):
 """
 
 
+def _config_path(argv: list[str]) -> str | None:
+    """The file of ``--config FILE[:VARIANT]`` in ``argv`` (the last one given), or None."""
+    path = None
+    for i, arg in enumerate(argv):
+        if arg == "--config" and i + 1 < len(argv):
+            path = argv[i + 1]
+        elif arg.startswith("--config="):
+            path = arg.removeprefix("--config=")
+    return path.split(":", 1)[0] if path else path
+
+
+def _config_file_problem(argv: list[str]) -> str | None:
+    """What is wrong with the ``--config`` file before it is loaded: a folder, or a file
+    without ``get_config`` (ml_collections would otherwise reuse an earlier config)."""
+    path = _config_path(argv)
+    if not path or not pathlib.Path(path).exists():
+        return None  # no --config, or the loader's own "not found"
+    if pathlib.Path(path).is_dir():
+        return f"config file {path} is a folder; expected a Python file with get_config()"
+    try:
+        text = pathlib.Path(path).read_bytes()
+    except OSError as e:
+        return f"config file {path} cannot be read: {e.strerror or e}"
+    if b"get_config" not in text:
+        return f"config file {path} defines no get_config() (expected a Python config file)"
+    return None
+
+
 def _flag_error(error: BaseException) -> str:
     """One line for a bad flag, config file or override, without the libraries' wrapping."""
     text = str(error)
@@ -562,6 +590,8 @@ def _flag_error(error: BaseException) -> str:
     if suggestion:
         field, better = suggestion.groups()
         return f"unknown config field {field!r}; did you mean {better!r}?"
+    if isinstance(error, AttributeError) and error.args and isinstance(error.args[0], KeyError):
+        return f"unknown config field {text!r} (--print_config lists the fields)"
     return " ".join(text.split())
 
 
@@ -575,8 +605,13 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE, end="")
         return 0
     flag_values = flags.FlagValues()
-    config_flags.DEFINE_config_file(
-        "config", None, "training configuration file", flag_values=flag_values, lock_config=True
+    config_flags.DEFINE_config_file(  # sys_argv: the overrides are read from argv, not sys.argv
+        "config",
+        None,
+        "training configuration file",
+        flag_values=flag_values,
+        lock_config=True,
+        sys_argv=argv,
     )
     flags.DEFINE_string(
         "workdir", None, "directory for checkpoints and logs", flag_values=flag_values
@@ -588,13 +623,20 @@ def main(argv: list[str] | None = None) -> int:
         flags.DEFINE_string(
             field, None, f"multi-host: overrides ${env_name}", flag_values=flag_values
         )
+    config_file = _config_file_problem(argv)
+    if config_file is not None:
+        print(f"error: {config_file}", file=sys.stderr)
+        return 1
     try:
         flag_values(argv)
         config = flag_values.config
         if config is not None and not isinstance(config, ml_collections.ConfigDict):
             config["seed"]  # a config file that failed to load: raises its loading error
     except Exception as e:  # a bad flag, config file or override: the user's input
-        print(f"error: {_flag_error(e)}", file=sys.stderr)
+        message = _flag_error(e)
+        if isinstance(e, SyntaxError | OSError | RuntimeError) and "config file" not in message:
+            message = f"config file {_config_path(argv)} cannot be loaded: {message}"
+        print(f"error: {message}", file=sys.stderr)
         return 1
     if config is None:
         print("error: --config is required (e.g. --config configs/demo.py)", file=sys.stderr)

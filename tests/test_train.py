@@ -524,7 +524,7 @@ def test_outputs_get_the_users_umask(trained):
 
 def test_config_json_is_the_effective_config(trained, demo_root):
     workdir, _ = trained
-    effective = tiny_config(demo_root)
+    effective = tiny_config(demo_root, checkpoint_every_steps=1)  # as `trained` ran it
     train.load_frozen_networks(effective)  # drops the perceptual term (no VGG19 weights)
     written = json.loads((workdir / "config.json").read_text())
     assert written["loss"]["real"]["perceptual"] == 0.0
