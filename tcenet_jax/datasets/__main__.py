@@ -16,6 +16,7 @@ from raft_jax import cli
 from tcenet_jax.datasets.sources import BUILDERS, prepare_source, source_config
 
 
+@cli.returns_status
 def main(argv: Sequence[str] | None = None) -> int:
     parser = cli.ArgumentParser(prog="python -m tcenet_jax.datasets", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
