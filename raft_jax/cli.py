@@ -5,6 +5,7 @@
 - Numeric options are parsed by the validators below (`positive_int`, `int_at_least`,
   `multiple_of`, `positive_float`): a zero, a negative or a word where a count is expected
   is a bad command line.
+- ``main(argv)`` returns the exit status, for a bad command line too (`returns_status`).
 - A bad command line, or a user's mistake found while running (a missing or corrupt
   file, a bad value: ``OSError``, ``ValueError``, ``ImportError`` of an optional extra,
   ``MemoryError``), is one line ``error: …`` on stderr and exit status 1. Anything else
@@ -18,6 +19,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import math
 import sys
@@ -150,3 +152,17 @@ def run(body: Callable[[], int | None]) -> int:
         print("error: interrupted", file=sys.stderr)
         return 130
     return 0 if status is None else status
+
+
+def returns_status(main: Callable[..., int]) -> Callable[..., int]:
+    """Makes a command's ``main(argv)`` return argparse's exit status (1 for a bad command
+    line, 0 for ``--help``) instead of raising SystemExit."""
+
+    @functools.wraps(main)
+    def wrapper(argv: Sequence[str] | None = None) -> int:
+        try:
+            return main(argv)
+        except SystemExit as exit_:
+            return exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
+
+    return wrapper

@@ -192,6 +192,7 @@ def convert_raft(
     )
 
 
+@cli.returns_status
 def main(argv: list[str] | None = None) -> int:
     parser = cli.ArgumentParser(
         prog="python -m raft_jax.convert",

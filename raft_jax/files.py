@@ -14,6 +14,7 @@ import contextlib
 import errno
 import os
 import pathlib
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -50,13 +51,17 @@ WRITE_ERROR_REASONS = {
 }
 
 
-def _errno_of(error: BaseException) -> int | None:
+def system_errno(error: BaseException) -> int | None:
     """The errno of an OSError, or the one a library's message names (TensorStore and FFmpeg
-    put the system's text, e.g. "No space left on device", in their own exceptions)."""
+    put the system's text, e.g. "No space left on device", or TensorStore its
+    ``os_error_code='28'``, in their own exceptions); None when there is none."""
     code = getattr(error, "errno", None)
     if isinstance(code, int):
         return code
     text = str(error)
+    quoted = re.search(r"os_error_code='(\d+)'", text)
+    if quoted:
+        return int(quoted.group(1))
     for candidate in (*WRITE_ERROR_REASONS, errno.EACCES, errno.EPERM):
         if os.strerror(candidate) in text:
             return candidate
@@ -71,7 +76,7 @@ def write_error(path: PathLike, error: BaseException) -> OSError:
     system error its message quotes).
     """
     path = pathlib.Path(path)
-    code = _errno_of(error)
+    code = system_errno(error)
     text = str(error).strip().splitlines()[0][:300] if str(error).strip() else ""
     cause = getattr(error, "strerror", None) or text or type(error).__name__
     if code in (errno.EACCES, errno.EPERM):

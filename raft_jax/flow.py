@@ -88,6 +88,7 @@ def compute_flow_files(
     return flow
 
 
+@cli.returns_status
 def main(argv: list[str] | None = None) -> int:
     parser = cli.ArgumentParser(
         prog="python -m raft_jax.flow",

@@ -134,6 +134,7 @@ CONVERTERS = {
 }
 
 
+@cli.returns_status
 def main(argv: list[str] | None = None) -> int:
     parser = cli.ArgumentParser(
         prog="python -m tcenet_jax.convert",

@@ -270,6 +270,7 @@ def enhance_file(
     }
 
 
+@cli.returns_status
 def main(argv: list[str] | None = None) -> int:
     parser = cli.ArgumentParser(
         prog="python -m tcenet_jax.enhance", description=__doc__.split("\n\n")[0]

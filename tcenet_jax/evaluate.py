@@ -593,6 +593,7 @@ def run(args: argparse.Namespace) -> pathlib.Path:
     return out
 
 
+@cli.returns_status
 def main(argv: list[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)

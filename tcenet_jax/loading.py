@@ -9,7 +9,6 @@ command and library function that needs a TCE-Net calls it.
 
 from __future__ import annotations
 
-import json
 import pathlib
 
 import jax.numpy as jnp
@@ -18,6 +17,7 @@ from flax import nnx
 
 from raft_jax import model_dir
 from raft_jax.torch_weights import load_torch_file, to_numpy_state_dict
+from tcenet_jax.checkpointing import read_meta
 from tcenet_jax.models import TCENet
 from tcenet_jax.official_weights import tcenet_from_official
 
@@ -58,7 +58,7 @@ def load_tcenet(
             "workdir with checkpoints; convert official weights with "
             "`python -m tcenet_jax.convert tcenet IN.pth OUT_DIR` or train one"
         )
-    meta = json.loads((step_dir / "meta" / "metadata").read_text())
+    meta = read_meta(step_dir)
     abstract = nnx.eval_shape(lambda: build(**meta["model_config"], rngs=nnx.Rngs(0)))
     # Training saves the model as {"params": nnx.Param state, "rest": everything else}.
     graphdef, params, rest = nnx.split(abstract, nnx.Param, ...)

@@ -41,6 +41,7 @@ from tcenet_jax.datasets.synthetic import (
 )
 
 
+@cli.returns_status
 def main(argv: Sequence[str] | None = None) -> int:
     parser = cli.ArgumentParser(
         prog="python -m tcenet_jax.synthesize",

@@ -81,15 +81,17 @@ def create_optimizer(config: ml_collections.ConfigDict, schedule) -> optax.Gradi
     )
 
 
+def model_config(config: ml_collections.ConfigDict) -> dict[str, int]:
+    """The architecture ``config.model`` asks for, as ``TCENet.config`` spells it."""
+    return {"base_dim": config.model.base_dim, "num_res_blocks": config.model.num_res_blocks}
+
+
 def create_model(config: ml_collections.ConfigDict) -> TCENet:
     """The network from the config (official init), or the weights of ``init_checkpoint``."""
     dtype = jnp.dtype(config.model.dtype)
     if config.init_checkpoint:
         model = load_tcenet(config.init_checkpoint, dtype=dtype)
-        if model.config != {
-            "base_dim": config.model.base_dim,
-            "num_res_blocks": config.model.num_res_blocks,
-        }:
+        if model.config != model_config(config):
             raise ValueError(
                 f"init_checkpoint {config.init_checkpoint} holds a TCENet {model.config}, but "
                 f"config.model asks for base_dim={config.model.base_dim}, "
@@ -245,6 +247,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
         raise ValueError(f"workdir {workdir} exists and is not a directory")
     workdir.mkdir(parents=True, exist_ok=True)
     is_chief = jax.process_index() == 0
+    # A workdir of another network is refused before anything is built or written.
+    checkpointer = TrainCheckpointer(workdir / "checkpoints", keep=config.keep_checkpoints)
+    checkpointer.check_architecture(model_config(config))
 
     # Data, schedule and optimiser.
     steps_per_epoch = input_pipeline.steps_per_epoch(config.data)
@@ -270,13 +275,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
     if is_chief:
         print(f"TCE-Net {model.config}: {count_parameters(model):,} parameters")
     model_def, params, rest = nnx.split(model, nnx.Param, ...)
-    vgg, raft = load_frozen_networks(config)
-    if is_chief:  # the effective config: terms dropped above are 0 here
-        text = json.dumps(config.to_dict(), indent=2, sort_keys=True, default=str) + "\n"
-        atomic_write(workdir / "config.json", text.encode())
-    vgg_def, vgg_state = nnx.split(vgg) if vgg is not None else (None, None)
-    raft_def, raft_state = nnx.split(raft) if raft is not None else (None, None)
-    frozen = jax.device_put({"vgg": vgg_state, "raft": raft_state}, replicated)
     state = {
         "params": params,
         "rest": rest,
@@ -285,23 +283,30 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
     }
 
     train_iter = input_pipeline.create_train_iterator(config.data, seed=config.seed)
-    checkpointer = TrainCheckpointer(workdir / "checkpoints", keep=config.keep_checkpoints)
     start_step = 0
     best_psnr, best_step = -np.inf, None
-    latest = checkpointer.latest_step()
-    if latest is not None:
-        model_state, opt_state, meta = checkpointer.restore(
-            latest,
-            model={"params": state["params"], "rest": state["rest"]},
-            optimizer={"opt_state": state["opt_state"], "step": state["step"]},
-            data_iterator=train_iter,
-        )
-        state = {**model_state, **opt_state}
-        start_step = int(meta["step"])
-        best_psnr = meta.get("best_psnr", best_psnr)
-        best_step = meta.get("best_step")
+    resumed = checkpointer.restore_latest(
+        model={"params": state["params"], "rest": state["rest"]},
+        optimizer={"opt_state": state["opt_state"], "step": state["step"]},
+        model_config=model.config,
+        data_iterator=train_iter,
+    )
+    if resumed is not None:
+        state = {**resumed.model, **resumed.optimizer}
+        start_step = int(resumed.meta["step"])
+        best_psnr = resumed.meta.get("best_psnr", best_psnr)
+        best_step = resumed.meta.get("best_step")
         if is_chief:
-            print(f"resumed from {checkpointer.directory / str(latest)} (step {start_step})")
+            for problem, moved in zip(resumed.skipped, resumed.moved_to):
+                print(f"warning: {problem}; moved aside to {moved}", file=sys.stderr)
+            print(f"resumed from {checkpointer.step_dir(resumed.step)} (step {start_step})")
+    vgg, raft = load_frozen_networks(config)
+    if is_chief:  # the effective config: terms dropped above are 0 here
+        text = json.dumps(config.to_dict(), indent=2, sort_keys=True, default=str) + "\n"
+        atomic_write(workdir / "config.json", text.encode())
+    vgg_def, vgg_state = nnx.split(vgg) if vgg is not None else (None, None)
+    raft_def, raft_state = nnx.split(raft) if raft is not None else (None, None)
+    frozen = jax.device_put({"vgg": vgg_state, "raft": raft_state}, replicated)
     state = jax.device_put(state, replicated)
 
     jitted_step = jax.jit(
@@ -548,6 +553,34 @@ Multi-host (one process per host or per accelerator; see docs/training.md):
 """
 
 
+def _config_path(argv: list[str]) -> str | None:
+    """The file of ``--config FILE[:VARIANT]`` in ``argv`` (the last one given), or None."""
+    path = None
+    for i, arg in enumerate(argv):
+        if arg == "--config" and i + 1 < len(argv):
+            path = argv[i + 1]
+        elif arg.startswith("--config="):
+            path = arg.removeprefix("--config=")
+    return path.split(":", 1)[0] if path else path
+
+
+def _config_file_problem(argv: list[str]) -> str | None:
+    """What is wrong with the ``--config`` file before it is loaded: a folder, or a file
+    without ``get_config`` (ml_collections would otherwise reuse an earlier config)."""
+    path = _config_path(argv)
+    if not path or not pathlib.Path(path).exists():
+        return None  # no --config, or the loader's own "not found"
+    if pathlib.Path(path).is_dir():
+        return f"config file {path} is a folder; expected a Python file with get_config()"
+    try:
+        text = pathlib.Path(path).read_bytes()
+    except OSError as e:
+        return f"config file {path} cannot be read: {e.strerror or e}"
+    if b"get_config" not in text:
+        return f"config file {path} defines no get_config() (expected a Python config file)"
+    return None
+
+
 def _flag_error(error: BaseException) -> str:
     """One line for a bad flag, config file or override, without the libraries' wrapping."""
     text = str(error)
@@ -564,6 +597,8 @@ def _flag_error(error: BaseException) -> str:
     if suggestion:
         field, better = suggestion.groups()
         return f"unknown config field {field!r}; did you mean {better!r}?"
+    if isinstance(error, AttributeError) and error.args and isinstance(error.args[0], KeyError):
+        return f"unknown config field {text!r} (--print_config lists the fields)"
     return " ".join(text.split())
 
 
@@ -577,8 +612,13 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE, end="")
         return 0
     flag_values = flags.FlagValues()
-    config_flags.DEFINE_config_file(
-        "config", None, "training configuration file", flag_values=flag_values, lock_config=True
+    config_flags.DEFINE_config_file(  # sys_argv: the overrides are read from argv, not sys.argv
+        "config",
+        None,
+        "training configuration file",
+        flag_values=flag_values,
+        lock_config=True,
+        sys_argv=argv,
     )
     flags.DEFINE_string(
         "workdir", None, "directory for checkpoints and logs", flag_values=flag_values
@@ -590,13 +630,20 @@ def main(argv: list[str] | None = None) -> int:
         flags.DEFINE_string(
             field, None, f"multi-host: overrides ${env_name}", flag_values=flag_values
         )
+    config_file = _config_file_problem(argv)
+    if config_file is not None:
+        print(f"error: {config_file}", file=sys.stderr)
+        return 1
     try:
         flag_values(argv)
         config = flag_values.config
         if config is not None and not isinstance(config, ml_collections.ConfigDict):
             config["seed"]  # a config file that failed to load: raises its loading error
     except Exception as e:  # a bad flag, config file or override: the user's input
-        print(f"error: {_flag_error(e)}", file=sys.stderr)
+        message = _flag_error(e)
+        if isinstance(e, SyntaxError | OSError | RuntimeError) and "config file" not in message:
+            message = f"config file {_config_path(argv)} cannot be loaded: {message}"
+        print(f"error: {message}", file=sys.stderr)
         return 1
     if config is None:
         print("error: --config is required (e.g. --config configs/demo.py)", file=sys.stderr)
@@ -616,7 +663,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         summary = train_and_evaluate(config, flag_values.workdir)
-    except (NonFiniteLossError, ValueError, FileNotFoundError) as e:
+    except (NonFiniteLossError, ValueError, OSError) as e:  # OSError: e.g. a full disk
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 128 + int(summary["interrupted_by_signal"]) if "interrupted_by_signal" in summary else 0

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,7 +28,11 @@ from flax import nnx
 from configs import demo
 from raft_jax.files import current_umask
 from tcenet_jax import input_pipeline, load_tcenet, train
-from tcenet_jax.checkpointing import TrainCheckpointer
+from tcenet_jax.checkpointing import (
+    NoReadableCheckpointError,
+    TrainCheckpointer,
+    UnreadableCheckpointError,
+)
 from tests.conftest import run_cli
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -155,9 +161,9 @@ def test_missing_raft_weights_say_how_to_get_them(tmp_path, demo_root):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, demo_root):
-    """Two steps in this process, with logs and the final checkpoint."""
+    """Two steps in this process, with logs and a checkpoint after each."""
     workdir = tmp_path_factory.mktemp("train") / "run"
-    summary = train.train_and_evaluate(tiny_config(demo_root), workdir)
+    summary = train.train_and_evaluate(tiny_config(demo_root, checkpoint_every_steps=1), workdir)
     return workdir, summary
 
 
@@ -296,6 +302,178 @@ def test_nan_in_a_batch_stops_with_a_clear_message(tmp_path, demo_root, monkeypa
     assert TrainCheckpointer(tmp_path / "run" / "checkpoints").latest_step() == 2
 
 
+# ----------------------------------------------------------------------------- resume faults
+
+
+def _copy_of(trained, tmp_path: pathlib.Path) -> pathlib.Path:
+    """A copy of the trained workdir (checkpoints of steps 1 and 2) to damage."""
+    workdir = tmp_path / "run"
+    shutil.copytree(trained[0], workdir)
+    return workdir
+
+
+def _files(directory: pathlib.Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(directory)): p.read_bytes() for p in directory.rglob("*") if p.is_file()
+    }
+
+
+def _truncate_model_arrays(step_dir: pathlib.Path) -> None:
+    for path in (step_dir / "model" / "d").iterdir():
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def test_truncated_latest_checkpoint_resumes_from_the_step_before(
+    trained, demo_root, tmp_path, capsys
+):
+    workdir = _copy_of(trained, tmp_path)
+    checkpoints = workdir / "checkpoints"
+    _truncate_model_arrays(checkpoints / "2")
+    damaged, step_1 = _files(checkpoints / "2"), _files(checkpoints / "1")
+    capsys.readouterr()
+    # num_train_steps=1: resuming at step 1 has nothing left to train (no compilation).
+    summary = train.train_and_evaluate(tiny_config(demo_root, num_train_steps=1), workdir)
+    out, err = capsys.readouterr()
+    assert summary["last_step"] == 1 and summary["steps_run"] == 0
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "Traceback" not in err, err
+    assert f"checkpoint step 2 cannot be read: {checkpoints / '2' / 'model' / 'd'}" in warnings[0]
+    assert (
+        "truncated (" in warnings[0]
+        and f"moved aside to {checkpoints / '2.unreadable'}" in warnings[0]
+    )
+    assert f"resumed from {checkpoints / '1'} (step 1)" in out
+    # Nothing lost: the damaged step is set aside as it was, step 1 is untouched.
+    assert _files(checkpoints / "2.unreadable") == damaged
+    assert _files(checkpoints / "1") == step_1
+    assert TrainCheckpointer(checkpoints).latest_step() == 1
+
+
+@pytest.fixture(scope="module")
+def restore_targets(demo_root):
+    """Abstract train state of the tiny config (what restore_latest fills in)."""
+    config = tiny_config(demo_root)
+    model = nnx.eval_shape(lambda: train.create_model(config))
+    _, params, rest = nnx.split(model, nnx.Param, ...)
+    opt_state = jax.eval_shape(train.create_optimizer(config, lambda step: 0.0).init, params)
+    return config, {
+        "model": {"params": params, "rest": rest},
+        "optimizer": {"opt_state": opt_state, "step": jax.ShapeDtypeStruct((), jnp.int32)},
+        "model_config": model.config,
+    }
+
+
+def _restore_latest(workdir: pathlib.Path, restore_targets):
+    config, targets = restore_targets
+    checkpointer = TrainCheckpointer(workdir / "checkpoints")
+    iterator = input_pipeline.create_train_iterator(config.data, seed=config.seed)
+    return checkpointer, iterator, checkpointer.restore_latest(**targets, data_iterator=iterator)
+
+
+def _write(relative: str, content: bytes):
+    return lambda step_dir: (step_dir / relative).write_bytes(content)
+
+
+@pytest.mark.parametrize(
+    "damage, file, why",
+    [
+        (_write("meta/metadata", b""), "meta/metadata", "empty file"),
+        (_write("meta/metadata", b"\x00garbage{"), "meta/metadata", "not valid JSON"),
+        (_write("meta/metadata", b'{"step": 2}'), "meta/metadata", "no model configuration"),
+        (_write("_CHECKPOINT_METADATA", b""), "_CHECKPOINT_METADATA", "empty file"),
+        (lambda step_dir: shutil.rmtree(step_dir / "optimizer"), "optimizer", "missing item"),
+    ],
+    ids=["emptied-meta", "garbage-meta", "meta-without-model", "emptied-metadata", "no-optimizer"],
+)
+def test_unreadable_latest_step_is_reported_and_set_aside(
+    trained, tmp_path, restore_targets, damage, file, why
+):
+    workdir = _copy_of(trained, tmp_path)
+    checkpoints = workdir / "checkpoints"
+    damage(checkpoints / "2")
+    checkpointer, iterator, resumed = _restore_latest(workdir, restore_targets)
+    assert resumed.step == 1 and resumed.meta["step"] == 1
+    [problem] = resumed.skipped
+    assert (problem.step, problem.path) == (2, checkpoints / "2" / file)
+    assert why in problem.why
+    assert resumed.moved_to == [checkpoints / "2.unreadable"]
+    # Training goes on: the next step 2 is saved and is the latest; the damaged one stays.
+    checkpointer.save(
+        2,
+        model=resumed.model,
+        optimizer=resumed.optimizer,
+        meta={**resumed.meta, "step": 2},
+        data_iterator=iterator,
+    )
+    assert TrainCheckpointer(checkpoints).latest_step() == 2
+    assert (checkpoints / "2.unreadable").is_dir()
+
+
+def test_no_readable_step_is_one_error_naming_each(trained, tmp_path, restore_targets):
+    workdir = _copy_of(trained, tmp_path)
+    checkpoints = workdir / "checkpoints"
+    _truncate_model_arrays(checkpoints / "2")
+    (checkpoints / "1" / "meta" / "metadata").write_bytes(b"")
+    before = _files(checkpoints)
+    with pytest.raises(NoReadableCheckpointError) as error:
+        _restore_latest(workdir, restore_targets)
+    message = str(error.value)
+    assert f"step 2: {checkpoints / '2' / 'model' / 'd'}" in message and "truncated" in message
+    assert f"step 1: {checkpoints / '1' / 'meta' / 'metadata'}: empty file" in message
+    assert _files(checkpoints) == before  # nothing moved when there is nothing to resume
+    with pytest.raises(UnreadableCheckpointError, match=r"checkpoint step 1 .*meta/metadata"):
+        load_tcenet(checkpoints / "1")
+
+
+def test_workdir_of_another_architecture_is_refused_untouched(trained, tmp_path, capsys):
+    workdir = _copy_of(trained, tmp_path)
+    before = _files(workdir)
+    capsys.readouterr()
+    # configs/demo.py asks for base_dim 8 and 2 residual blocks; the workdir holds 4 and 1.
+    status = train.main(
+        ["train", "--config", str(REPO / "configs" / "demo.py"), "--workdir", str(workdir)]
+    )
+    err = capsys.readouterr().err
+    assert status == 1
+    [line] = [line for line in err.splitlines() if line.strip()]
+    assert line.startswith(f"error: {workdir} holds checkpoints of another architecture (step 2)")
+    assert "model.base_dim: 4 saved, 8 given; model.num_res_blocks: 1 saved, 2 given" in line
+    assert "--config.model.base_dim=4 --config.model.num_res_blocks=1" in line
+    assert _files(workdir) == before  # config.json and the checkpoints as they were
+
+
+@pytest.fixture
+def file_size_limit():
+    """Sets a file-size limit (bytes) for this process: writes past it fail with EFBIG, as on
+    a full disk; restored afterwards."""
+    old_limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+    old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    yield lambda size: resource.setrlimit(resource.RLIMIT_FSIZE, (size, old_limit[1]))
+    resource.setrlimit(resource.RLIMIT_FSIZE, old_limit)
+    signal.signal(signal.SIGXFSZ, old_handler)
+
+
+def test_full_disk_during_a_save_is_one_error_and_loses_nothing(
+    trained, demo_root, tmp_path, capsys, caplog, file_size_limit
+):
+    workdir = _copy_of(trained, tmp_path)
+    checkpoints = workdir / "checkpoints"
+    before = _files(checkpoints)
+    config = tiny_config(demo_root, num_train_steps=3, checkpoint_every_steps=1)
+    file_size_limit(64 << 10)  # logs fit; the checkpoint's array files (100+ KB) do not
+    with pytest.raises(OSError) as error:
+        train.train_and_evaluate(config, workdir)
+    file_size_limit(resource.RLIM_INFINITY)
+    assert str(error.value) == (
+        f"cannot write {checkpoints / '3'} (File too large: a file-size limit was reached); "
+        "nothing was written there"
+    )
+    err = capsys.readouterr().err
+    assert "Traceback" not in err + caplog.text, err + caplog.text
+    assert _files(checkpoints) == before  # steps 1 and 2 intact, no trace of step 3
+    assert TrainCheckpointer(checkpoints).latest_step() == 2
+
+
 # ----------------------------------------------------------------------------- first run
 
 
@@ -346,7 +524,7 @@ def test_outputs_get_the_users_umask(trained):
 
 def test_config_json_is_the_effective_config(trained, demo_root):
     workdir, _ = trained
-    effective = tiny_config(demo_root)
+    effective = tiny_config(demo_root, checkpoint_every_steps=1)  # as `trained` ran it
     train.load_frozen_networks(effective)  # drops the perceptual term (no VGG19 weights)
     written = json.loads((workdir / "config.json").read_text())
     assert written["loss"]["real"]["perceptual"] == 0.0

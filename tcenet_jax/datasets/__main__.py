@@ -8,6 +8,7 @@ too; this command does it ahead of time and prints the splits.
 from __future__ import annotations
 
 import argparse
+import pathlib
 import sys
 from collections.abc import Sequence
 
@@ -15,6 +16,7 @@ from raft_jax import cli
 from tcenet_jax.datasets.sources import BUILDERS, prepare_source, source_config
 
 
+@cli.returns_status
 def main(argv: Sequence[str] | None = None) -> int:
     parser = cli.ArgumentParser(prog="python -m tcenet_jax.datasets", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -39,6 +41,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _build(args: argparse.Namespace) -> None:
+    manual_dir = pathlib.Path(args.manual_dir)
+    if args.name != "demo" and not (manual_dir.is_dir() and any(manual_dir.iterdir())):
+        # Checked before TFDS, which creates its data folders first and then asserts.
+        state = (
+            "is empty"
+            if manual_dir.is_dir()
+            else "is not a folder"
+            if manual_dir.exists()
+            else "does not exist"
+        )
+        raise ValueError(
+            f"--manual-dir {manual_dir} {state}: expected the downloaded {args.name} files "
+            "(docs/data.md)"
+        )
     builder = prepare_source(_source(args))  # BadDataError is a ValueError
     for split, videos in builder.info.metadata["videos"].items():
         frames = sum(count for _, count in videos)

@@ -55,7 +55,11 @@ def parse_resize(value: str | tuple[int, int] | None) -> str | tuple[int, int] |
             return "protocol"
         parts = value.lower().split("x")
         if len(parts) == 2 and all(p.strip().isdigit() for p in parts):
-            value = (int(parts[0]), int(parts[1]))
+            if all(int(p) > 0 for p in parts):
+                return (int(parts[0]), int(parts[1]))
+        raise ValueError(
+            f"resize_to must be 'protocol', 'none' or HEIGHTxWIDTH (e.g. 512x960), got {value!r}"
+        )
     if (
         isinstance(value, (tuple, list))
         and len(value) == 2
