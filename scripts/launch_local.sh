@@ -84,24 +84,16 @@ trap 'signalled=1; signal_all INT' INT
 
 status=0
 killer="" # a sleep that, when it ends, means: SIGKILL whoever is left
-while ((${#process_of_pid[@]} > 0)); do
-    unset finished
-    wait -n -p finished "${!process_of_pid[@]}" $killer
-    rc=$?
-    [[ -n ${finished:-} ]] || continue # woken by a signal (already passed on)
-    if [[ $finished == "$killer" ]]; then
-        echo "launch_local: SIGKILL to the processes still running" >&2
-        signal_all KILL
-        killer=""
-        continue
+
+# Records process $1's exit status $2; the first failure stops the others.
+process_ended() {
+    local index=${process_of_pid[$1]}
+    unset "process_of_pid[$1]"
+    if (($2 != 0)); then
+        echo "launch_local: process $index exited with status $2" >&2
     fi
-    index=${process_of_pid[$finished]}
-    unset "process_of_pid[$finished]"
-    if ((rc != 0)); then
-        echo "launch_local: process $index exited with status $rc" >&2
-    fi
-    if ((rc != 0 && status == 0)); then
-        status=$rc
+    if (($2 != 0 && status == 0)); then
+        status=$2
         if ((signalled == 0 && ${#process_of_pid[@]} > 0)); then
             echo "launch_local: stopping the other processes (SIGTERM; SIGKILL in ${kill_after} s)" >&2
             signal_all TERM
@@ -109,6 +101,30 @@ while ((${#process_of_pid[@]} > 0)); do
             killer=$!
         fi
     fi
+}
+
+while ((${#process_of_pid[@]} > 0)); do
+    unset finished
+    wait -n -p finished "${!process_of_pid[@]}" $killer 2>/dev/null
+    rc=$?
+    if [[ -z ${finished:-} ]]; then
+        # Woken by a signal (already passed on), or bash dropped ended jobs from its job
+        # table (it does when a new job starts): collect those with a plain wait.
+        for pid in "${!process_of_pid[@]}"; do
+            if ! kill -0 "$pid" 2>/dev/null; then
+                wait "$pid"
+                process_ended "$pid" $?
+            fi
+        done
+        continue
+    fi
+    if [[ $finished == "$killer" ]]; then
+        echo "launch_local: SIGKILL to the processes still running" >&2
+        signal_all KILL
+        killer=""
+        continue
+    fi
+    process_ended "$finished" "$rc"
 done
 if [[ -n $killer ]]; then
     kill "$killer" 2>/dev/null

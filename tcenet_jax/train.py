@@ -408,7 +408,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
                 epoch = step // steps_per_epoch
                 if end_of_epoch and epoch % config.eval_every_epochs == 0:
                     val = validate(
-                        lambda c, s=state: eval_forward(s["params"], s["rest"], c), config
+                        lambda c, s=state: eval_forward(
+                            s["params"], s["rest"], _global_arrays(c, replicated)
+                        ),
+                        config,
                     )
                     if val and writer:
                         writer.scalars(step, val)

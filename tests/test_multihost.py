@@ -1,9 +1,10 @@
 """Multi-host training for real: several JAX processes on this machine (scripts/launch_local.sh).
 
-One uninterrupted run of 2 processes x 2 CPU devices (4 steps, checkpoints at 2 and 4) is
-shared: against 1 process x 4 devices (same losses and parameters), and against a run
-restarted from its step-2 checkpoint (same next steps; then SIGTERM to both processes).
-A tiny TCENet (base_dim 4, one residual block) on 32x32 crops of the demo data.
+One uninterrupted run of 2 processes x 2 CPU devices (4 steps, checkpoints at 2 and 4,
+validation at 3) is shared: against 1 process x 4 devices (same losses, validation and
+parameters), and against a run restarted from its step-2 checkpoint (same next steps; then
+SIGTERM to both processes). A tiny TCENet (base_dim 4, one residual block) on 32x32 crops of
+the demo data.
 """
 
 from __future__ import annotations
@@ -76,7 +77,9 @@ def train_command(data_root: pathlib.Path, workdir: pathlib.Path, **overrides) -
         "checkpoint_every_steps": 2,
         "log_every_steps": 1,
         "image_every_steps": 1000,
-        "eval_every_epochs": 1000,
+        # 9 training videos, repeat 1, batch 4: an epoch is 3 steps, validated at its end.
+        "data.repeat": 1,
+        "eval_every_epochs": 1,
         # Adam moves near-zero gradients by ~lr whatever their size: a small lr keeps the
         # summation-order noise of different device layouts under 1e-5 (see test_train.py).
         "learning_rate": 1e-4,
@@ -106,6 +109,12 @@ def read_losses(workdir: pathlib.Path) -> dict[int, dict[str, float]]:
         if "train/total" in record and "train/steps_per_second" not in record:
             records[record["step"]] = record
     return records
+
+
+def read_validation(workdir: pathlib.Path) -> dict[int, float]:
+    """Validation PSNR by step from metrics.jsonl."""
+    lines = (workdir / "metrics.jsonl").read_text().splitlines()
+    return {r["step"]: r["val/psnr"] for r in map(json.loads, lines) if "val/psnr" in r}
 
 
 def params(step_dir: pathlib.Path) -> list[np.ndarray]:
@@ -227,13 +236,11 @@ def test_each_process_reads_its_own_clips_of_the_global_batch(tmp_path, demo_roo
     for source in whole:
         for key in whole[source]:
             first, second = (part[f"local/{source}/{key}"] for part in parts)
-            np.testing.assert_array_equal(first, whole[source][key][0::2])
-            np.testing.assert_array_equal(second, whole[source][key][1::2])
+            np.testing.assert_array_equal(first, whole[source][key][:2])
+            np.testing.assert_array_equal(second, whole[source][key][2:])
             assert not any(np.array_equal(a, b) for a in first for b in second)
-            for part in parts:  # the global batch: process 0's clips, then process 1's
-                np.testing.assert_array_equal(
-                    part[f"global/{source}/{key}"], np.concatenate([first, second])
-                )
+            for part in parts:  # the global batch, in the one-process order
+                np.testing.assert_array_equal(part[f"global/{source}/{key}"], whole[source][key])
 
 
 @pytest.mark.slow
@@ -243,6 +250,9 @@ def test_two_processes_equal_one_process(tmp_path, demo_root, two_processes):
     losses_one, losses_two = read_losses(one), read_losses(two_processes)
     assert sorted(losses_one) == sorted(losses_two) == [1, 2, 3, 4]
     assert_same_losses(losses_one, losses_two, range(1, 5), rtol=1e-5)
+    validation_one, validation_two = read_validation(one), read_validation(two_processes)
+    assert sorted(validation_one) == sorted(validation_two) == [3]  # every process validates
+    np.testing.assert_allclose(validation_two[3], validation_one[3], rtol=1e-5)
     for a, b in zip(params(one / "checkpoints" / "4"), params(two_processes / "checkpoints" / "4")):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)
     assert_process_data_states(two_processes / "checkpoints" / "4", 2)
@@ -271,7 +281,10 @@ def test_restart_from_a_checkpoint_then_sigterm_stops_all_processes(
     straight, resumed = read_losses(two_processes), read_losses(workdir)
     assert min(resumed) == 3
     assert_same_losses(straight, resumed, (3, 4), rtol=1e-6)
-    for a, b in zip(params(two_processes / "checkpoints" / "4"), params(workdir / "checkpoints" / "4")):
+    np.testing.assert_allclose(read_validation(workdir)[3], read_validation(two_processes)[3])
+    for a, b in zip(
+        params(two_processes / "checkpoints" / "4"), params(workdir / "checkpoints" / "4")
+    ):
         np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
 
     stopped = TrainCheckpointer(workdir / "checkpoints").latest_step()
