@@ -164,10 +164,14 @@ class TrainCheckpointer:
         data_iterator: Any = None,
         metrics: dict[str, float] | None = None,
     ) -> None:
-        """Writes checkpoint ``step`` (blocking; the directory appears complete or not at all)."""
+        """Writes checkpoint ``step`` (blocking; the directory appears complete or not at all).
+
+        Called by every process; ``model`` and ``optimizer`` hold global (replicated)
+        arrays, ``data_iterator`` is this process's iterator (its state goes to a file of
+        its own, ``data/process_<i>-of-<n>.json``)."""
         items = {
-            "model": ocp.args.StandardSave(jax.device_get(model)),
-            "optimizer": ocp.args.StandardSave(jax.device_get(optimizer)),
+            "model": ocp.args.StandardSave(model),
+            "optimizer": ocp.args.StandardSave(optimizer),
             "meta": ocp.args.JsonSave(meta),
         }
         if data_iterator is not None:

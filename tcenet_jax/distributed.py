@@ -18,6 +18,9 @@ import os
 from collections.abc import Mapping
 
 import jax
+import numpy as np
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
 ENV = {
     "coordinator_address": "JAX_COORDINATOR_ADDRESS",
@@ -114,3 +117,43 @@ def initialize(settings: DistributedSettings | None) -> None:
         process_id=settings.process_id,
         local_device_ids=list(settings.local_device_ids) if settings.local_device_ids else None,
     )
+
+
+def wait_for_all_processes(name: str, timeout_s: float = 3600.0) -> None:
+    """Blocks until every process reaches the barrier ``name`` (nothing for one process).
+
+    A barrier of the coordination service, not a device collective: CPU (gloo) collectives
+    give up when processes arrive more than 30 s apart, e.g. when one compiles a program
+    that another found in the persistent compilation cache (on CPU its keys differ per
+    process, and only process 0 writes it).
+    """
+    import orbax.checkpoint as ocp
+
+    ocp.multihost.get_barrier_sync_fn()(key=name, timeout_ms=int(timeout_s * 1000))
+
+
+class SignalVote:
+    """The processes' agreement on stopping after a signal, so that all save the same step.
+
+    Every step each process casts the signal it has received (0 for none); the votes' maximum
+    is a collective over all devices. The decision for step s is the vote of step s - 1
+    (read once step s is dispatched, so the host stays a step ahead), or step s's own on
+    the last step. With one process the signal counts at once.
+    """
+
+    def __init__(self, mesh: jax.sharding.Mesh):
+        self._votes = NamedSharding(mesh, P(mesh.axis_names))
+        self._max = jax.jit(lambda votes: votes.max(), out_shardings=NamedSharding(mesh, P()))
+        self._pending = None
+
+    def after_step(self, signum: int | None, *, last: bool) -> int | None:
+        """The signal all processes stop for after this step, or None to go on."""
+        if jax.process_count() == 1:
+            return signum
+        local = np.full((jax.local_device_count(),), signum or 0, np.int32)
+        vote = self._max(jax.make_array_from_process_local_data(self._votes, local))
+        decided, self._pending = self._pending, vote
+        if last:
+            decided = vote
+        agreed = 0 if decided is None else int(decided)
+        return agreed or None

@@ -8,9 +8,11 @@ list repeated ``repeat`` times, shuffled per epoch) and a window of
 and decoded. The same augmentation goes to every frame and to low, normal and
 flow alike: optional scaling, a random ``crop_size`` square, horizontal and
 vertical flips and 90° rotations, with the flow vectors transformed to match.
-Element ``k`` of the global stream depends only on the seed and ``k``; process
-``p`` of ``P`` takes elements ``p, p + P, ...``, so the data do not depend on the
-number of worker processes, and iterator states restore exactly.
+Element ``k`` of the global stream depends only on the seed and ``k``; global batch
+``s`` is elements ``sB .. sB + B - 1``, and process ``p`` of ``P`` reads its ``p``-th
+block of ``B / P`` (the part its devices hold, so that the global batch, sample order
+included, is the same for any number of processes). The data do not depend on the
+number of worker processes either, and iterator states restore exactly.
 
 Evaluation (``iterate_eval_videos``) yields whole videos in order, from a prepared
 dataset or from a plain folder of frames.
@@ -229,8 +231,10 @@ def create_train_iterator(
         streams.append(_video_stream(len(frames), data_config.repeat, seed + 7919 * (i + 1)))
     dataset = (
         grain.experimental.ZipMapDataset(streams)
-        .random_map(_StepLoader(loaders), seed=seed)[process_index::process_count]
-        .batch(data_config.global_batch_size // process_count, drop_remainder=True)
+        .random_map(_StepLoader(loaders), seed=seed)
+        .batch(data_config.global_batch_size // process_count, drop_remainder=True)[
+            process_index::process_count
+        ]
         .to_iter_dataset(
             grain.ReadOptions(
                 num_threads=data_config.prefetch, prefetch_buffer_size=data_config.prefetch

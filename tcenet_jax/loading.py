@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pathlib
 
+import jax
 import jax.numpy as jnp
 import orbax.checkpoint as ocp
 from flax import nnx
@@ -62,6 +63,11 @@ def load_tcenet(
     abstract = nnx.eval_shape(lambda: build(**meta["model_config"], rngs=nnx.Rngs(0)))
     # Training saves the model as {"params": nnx.Param state, "rest": everything else}.
     graphdef, params, rest = nnx.split(abstract, nnx.Param, ...)
+    # Onto JAX's first device, whatever devices (or processes) the training run had.
+    device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    params, rest = jax.tree.map(
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device), (params, rest)
+    )
     with ocp.StandardCheckpointer() as checkpointer:
         restored = checkpointer.restore(step_dir / "model", {"params": params, "rest": rest})
     return nnx.merge(graphdef, restored["params"], restored["rest"])

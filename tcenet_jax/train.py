@@ -210,9 +210,10 @@ class _Interrupted:
             signal.signal(sig, handler)
 
 
-def _global_batch(batch, sharding):
-    """A per-process numpy batch -> global jax.Arrays sharded on the data axis."""
-    return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, x), batch)
+def _global_arrays(tree, sharding):
+    """Per-process values -> global jax.Arrays: with the data sharding each process gives
+    its slice of the batch; with a replicated one every process gives the whole value."""
+    return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, x), tree)
 
 
 def validate(forward: Callable, config, max_videos: int | None = None) -> dict[str, float]:
@@ -306,8 +307,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
         atomic_write(workdir / "config.json", text.encode())
     vgg_def, vgg_state = nnx.split(vgg) if vgg is not None else (None, None)
     raft_def, raft_state = nnx.split(raft) if raft is not None else (None, None)
-    frozen = jax.device_put({"vgg": vgg_state, "raft": raft_state}, replicated)
-    state = jax.device_put(state, replicated)
+    frozen = _global_arrays({"vgg": vgg_state, "raft": raft_state}, replicated)
+    state = _global_arrays(state, replicated)
 
     jitted_step = jax.jit(
         make_train_step(model_def, tx, config.loss, schedule, vgg_def, raft_def),
@@ -347,7 +348,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
     def next_batch():
         nonlocal data_wait
         wait_start = time.perf_counter()
-        batch = _global_batch(next(train_iter), data_sharding)
+        batch = _global_arrays(next(train_iter), data_sharding)
         data_wait += time.perf_counter() - wait_start
         return batch
 
@@ -363,6 +364,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
             compile_start = time.perf_counter()
             train_step = jitted_step.lower(state, frozen, first_batch).compile()
             compile_seconds = time.perf_counter() - compile_start
+            distributed.wait_for_all_processes("tcenet_jax.train: step compiled")
             if is_chief:
                 print(f"compiled in {compile_seconds:.0f} s", flush=True)
         data_wait = 0.0
@@ -390,16 +392,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
             total=num_steps, initial=start_step, disable=not is_chief, unit="step", desc="training"
         ) as bar:
             steps_done = StepCounter(bar)
+            signal_vote = distributed.SignalVote(mesh)
 
             for step in range(start_step + 1, num_steps + 1):
                 batch = first_batch if step == start_step + 1 else next_batch()
                 state, step_metrics, previews = train_step(state, frozen, batch)
                 steps_done.dispatched(step, step_metrics)
                 pending.append((step, step_metrics))
+                stop_signal = signal_vote.after_step(interrupted.signum, last=step == num_steps)
 
                 end_of_epoch = step % steps_per_epoch == 0
                 log_now = step % config.log_every_steps == 0 or step == num_steps or end_of_epoch
-                if log_now or interrupted.signum is not None:
+                if log_now or stop_signal is not None:
                     steps_logged = len(pending)
                     summary = flush(step)
                     steps_done.done(step)
@@ -416,7 +420,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
                 epoch = step // steps_per_epoch
                 if end_of_epoch and epoch % config.eval_every_epochs == 0:
                     val = validate(
-                        lambda c, s=state: eval_forward(s["params"], s["rest"], c), config
+                        lambda c, s=state: eval_forward(
+                            s["params"], s["rest"], _global_arrays(c, replicated)
+                        ),
+                        config,
                     )
                     if val and writer:
                         writer.scalars(step, val)
@@ -428,19 +435,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
                     step % config.checkpoint_every_steps == 0
                     or step == num_steps
                     or val
-                    or interrupted.signum is not None
+                    or stop_signal is not None
                 ):
                     if pending:
                         summary.update(flush(step))
                     steps_done.done(step)
                     save(step, val)
                     last_saved = step
-                if interrupted.signum is not None:
+                if stop_signal is not None:
                     bar.write(
-                        f"stopped by signal {interrupted.signum} at step {step}; "
+                        f"stopped by signal {stop_signal} at step {step}; "
                         f"checkpoint saved in {checkpointer.directory}"
                     )
-                    summary["interrupted_by_signal"] = interrupted.signum
+                    summary["interrupted_by_signal"] = stop_signal
                     break
                 if log_now:  # validation and checkpoints do not count as training time
                     step_timer, data_wait = time.perf_counter(), 0.0

@@ -121,13 +121,16 @@ def tiny_tcenet():
     return randomize_weights(TCENet(base_dim=4, num_res_blocks=1, rngs=nnx.Rngs(0)))
 
 
-def run_cli(module: str, *args: str) -> subprocess.CompletedProcess:
-    """``python -m module args`` from the repository root in a fresh process (text output)."""
+def run_cli(
+    module: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """``python -m module args`` from the repository root in a fresh process (text output);
+    ``env``: its environment (default: this process's)."""
     root = pathlib.Path(__file__).resolve().parents[1]
     return subprocess.run(
         [sys.executable, "-m", module, *args],
         cwd=root,
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(root)},
+        env={**(os.environ if env is None else env), "PYTHONPATH": str(root)},
     )

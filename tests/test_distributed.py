@@ -1,9 +1,12 @@
 """Multi-host start-up settings: explicit values, the JAX_* environment, detected clusters."""
 
+import os
+
 import pytest
 
-from tcenet_jax import distributed, train
+from tcenet_jax import distributed
 from tcenet_jax.distributed import DistributedSettings, resolve_settings
+from tests.conftest import run_cli
 
 FULL = {"JAX_COORDINATOR_ADDRESS": "10.0.0.1:1234", "JAX_NUM_PROCESSES": "2", "JAX_PROCESS_ID": "1"}
 
@@ -40,14 +43,16 @@ def test_incomplete_or_bad_settings_are_refused(environ, message):
         resolve_settings({}, environ)
 
 
-def test_train_cli_missing_process_id_is_one_line(monkeypatch, tmp_path, capsys):
-    monkeypatch.setenv("JAX_COORDINATOR_ADDRESS", "localhost:12345")
-    monkeypatch.setenv("JAX_NUM_PROCESSES", "2")
-    monkeypatch.delenv("JAX_PROCESS_ID", raising=False)
-    for name in distributed.CLUSTER_ENV:
-        monkeypatch.delenv(name, raising=False)
-    argv = ["train", "--config", "configs/demo.py", "--workdir", str(tmp_path / "run")]
-    assert train.main(argv) == 1
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: multi-host start-up")
-    assert "JAX_PROCESS_ID" in err[0] and not (tmp_path / "run").exists()
+def test_train_cli_missing_process_id_is_one_line(tmp_path):
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in (*distributed.CLUSTER_ENV, *distributed.ENV.values())
+    }
+    env.update(JAX_COORDINATOR_ADDRESS="localhost:12345", JAX_NUM_PROCESSES="2")
+    argv = ["--config", "configs/demo.py", "--workdir", str(tmp_path / "run")]
+    result = run_cli("tcenet_jax.train", *argv, env=env)
+    assert result.returncode == 1
+    err = result.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: multi-host start-up"), result.stderr
+    assert "JAX_PROCESS_ID (--process_id) missing" in err[0] and not (tmp_path / "run").exists()
