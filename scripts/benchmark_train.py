@@ -29,6 +29,37 @@ from tcenet_jax.models import TCENet
 from tcenet_jax.models.vgg import VGG19Features
 
 
+def official_recipe_step(config, model: TCENet, *, batch_size: int, crop: int):
+    """(the pure train step, (state, frozen, batch)) of the official recipe around ``model``.
+
+    Random VGG19 and RAFT weights and random clips: ``batch_size`` real and as many synthetic
+    (B, 6, crop, crop, 3) clips, low-light frames in [0, 0.2], ground truth in [0, 1].
+    """
+    vgg, raft = VGG19Features(rngs=nnx.Rngs(1)), RAFT(rngs=nnx.Rngs(2))
+    schedule = train.learning_rate_schedule(config, steps_per_epoch=1000)
+    tx = train.create_optimizer(config, schedule)
+    model_def, params, rest = nnx.split(model, nnx.Param, ...)
+    (vgg_def, vgg_state), (raft_def, raft_state) = nnx.split(vgg), nnx.split(raft)
+    state = {
+        "params": params,
+        "rest": rest,
+        "opt_state": tx.init(params),
+        "step": jnp.zeros((), jnp.int32),
+    }
+    frozen = {"vgg": vgg_state, "raft": raft_state}
+    shape = (batch_size, 6, crop, crop, 3)
+    keys = jax.random.split(jax.random.key(0), 4)
+    batch = {
+        source: {
+            "low": jax.random.uniform(keys[2 * i], shape) * 0.2,
+            "normal": jax.random.uniform(keys[2 * i + 1], shape),
+        }
+        for i, source in enumerate(("real", "synthetic"))
+    }
+    step = train.make_train_step(model_def, tx, config.loss, schedule, vgg_def, raft_def)
+    return step, (state, frozen, batch)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=4, help="clips per source")
@@ -48,32 +79,9 @@ def main(argv: list[str] | None = None) -> None:
         dtype=jnp.dtype(args.dtype),
         rngs=nnx.Rngs(0),
     )
-    vgg, raft = VGG19Features(rngs=nnx.Rngs(1)), RAFT(rngs=nnx.Rngs(2))
-    schedule = train.learning_rate_schedule(config, steps_per_epoch=1000)
-    tx = train.create_optimizer(config, schedule)
-    model_def, params, rest = nnx.split(model, nnx.Param, ...)
-    vgg_def, vgg_state = nnx.split(vgg)
-    raft_def, raft_state = nnx.split(raft)
-    state = {
-        "params": params,
-        "rest": rest,
-        "opt_state": tx.init(params),
-        "step": jnp.zeros((), jnp.int32),
-    }
-    frozen = {"vgg": vgg_state, "raft": raft_state}
-    shape = (args.batch, 6, args.crop, args.crop, 3)
-    keys = jax.random.split(jax.random.key(0), 4)
-    batch = {
-        source: {
-            "low": jax.random.uniform(keys[2 * i], shape) * 0.2,
-            "normal": jax.random.uniform(keys[2 * i + 1], shape),
-        }
-        for i, source in enumerate(("real", "synthetic"))
-    }
-    step = jax.jit(
-        train.make_train_step(model_def, tx, config.loss, schedule, vgg_def, raft_def),
-        donate_argnums=(0,),
-    )
+    step, inputs = official_recipe_step(config, model, batch_size=args.batch, crop=args.crop)
+    step = jax.jit(step, donate_argnums=(0,))
+    state, frozen, batch = inputs
 
     print(
         f"backend: {jax.default_backend()} ({jax.devices()[0].device_kind}), {args.dtype}; "

@@ -30,15 +30,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from benchmark_model import median_seconds  # scripts/ is on sys.path when run as a script
+from benchmark_train import official_recipe_step
 from flax import nnx
 
 from configs import base
 from raft_jax import RAFT
 from raft_jax.raft import MIN_SIZE
-from tcenet_jax import train
 from tcenet_jax.inference import enhance_frames
 from tcenet_jax.models import TCENet
-from tcenet_jax.models.vgg import VGG19Features
 
 ROWS = ("forward", "enhance", "train", "raft")
 
@@ -101,6 +100,15 @@ def compile_and_time(fn, args, runs: int) -> tuple[float, float, float | None]:
     return seconds, compile_s, program_gib(compiled)
 
 
+def _tcenet(sizes: Sizes, dtype: str) -> TCENet:
+    return TCENet(
+        base_dim=sizes.base_dim,
+        num_res_blocks=sizes.num_res_blocks,
+        dtype=jnp.dtype(dtype),
+        rngs=nnx.Rngs(0),
+    )
+
+
 def _forward(graphdef, state, clips):
     return nnx.merge(graphdef, state)(clips)
 
@@ -108,13 +116,7 @@ def _forward(graphdef, state, clips):
 def forward_rows(sizes: Sizes, runs: int) -> list[Row]:
     rows = []
     for dtype in ("float32", "bfloat16"):
-        model = TCENet(
-            base_dim=sizes.base_dim,
-            num_res_blocks=sizes.num_res_blocks,
-            dtype=jnp.dtype(dtype),
-            rngs=nnx.Rngs(0),
-        )
-        graphdef, state = nnx.split(model)
+        graphdef, state = nnx.split(_tcenet(sizes, dtype))
         forward = functools.partial(_forward, graphdef)
         for h, w in sizes.frames:
             clips = jax.random.uniform(jax.random.key(1), (1, 6, h, w, 3))
@@ -128,12 +130,7 @@ def enhance_rows(sizes: Sizes, runs: int) -> list[Row]:
     rows = []
     rng = np.random.default_rng(0)
     for dtype in ("float32", "bfloat16"):
-        model = TCENet(
-            base_dim=sizes.base_dim,
-            num_res_blocks=sizes.num_res_blocks,
-            dtype=jnp.dtype(dtype),
-            rngs=nnx.Rngs(0),
-        )
+        model = _tcenet(sizes, dtype)
         for h, w in sizes.frames:
             video = [rng.random((h, w, 3), dtype=np.float32) for _ in range(sizes.enhance_frames)]
             start = time.perf_counter()
@@ -151,30 +148,10 @@ def enhance_rows(sizes: Sizes, runs: int) -> list[Row]:
 def train_rows(sizes: Sizes, runs: int) -> list[Row]:
     config = base.get_config()
     config.loss.raft_iters = sizes.raft_iters
-    model = TCENet(base_dim=sizes.base_dim, num_res_blocks=sizes.num_res_blocks, rngs=nnx.Rngs(0))
-    vgg, raft = VGG19Features(rngs=nnx.Rngs(1)), RAFT(rngs=nnx.Rngs(2))
-    schedule = train.learning_rate_schedule(config, steps_per_epoch=1000)
-    tx = train.create_optimizer(config, schedule)
-    model_def, params, rest = nnx.split(model, nnx.Param, ...)
-    (vgg_def, vgg_state), (raft_def, raft_state) = nnx.split(vgg), nnx.split(raft)
-    state = {
-        "params": params,
-        "rest": rest,
-        "opt_state": tx.init(params),
-        "step": jnp.zeros((), jnp.int32),
-    }
-    frozen = {"vgg": vgg_state, "raft": raft_state}
-    shape = (sizes.train_batch, 6, sizes.train_crop, sizes.train_crop, 3)
-    keys = jax.random.split(jax.random.key(0), 4)
-    batch = {
-        source: {
-            "low": jax.random.uniform(keys[2 * i], shape) * 0.2,
-            "normal": jax.random.uniform(keys[2 * i + 1], shape),
-        }
-        for i, source in enumerate(("real", "synthetic"))
-    }
-    step = train.make_train_step(model_def, tx, config.loss, schedule, vgg_def, raft_def)
-    seconds, compile_s, gib = compile_and_time(step, (state, frozen, batch), runs)
+    step, inputs = official_recipe_step(
+        config, _tcenet(sizes, "float32"), batch_size=sizes.train_batch, crop=sizes.train_crop
+    )
+    seconds, compile_s, gib = compile_and_time(step, inputs, runs)
     name = (
         f"train step (batch {sizes.train_batch}+{sizes.train_batch}, crop {sizes.train_crop}, "
         f"RAFT {sizes.raft_iters} it., VGG)"
