@@ -115,10 +115,17 @@ def _is_failed_read_echo(error: BaseException | None) -> bool:
 
 
 class _FailedReadEchoes(logging.Filter):
-    """Drops asyncio's "Future exception was never retrieved" for reads already reported."""
+    """Drops asyncio's "Future/Task exception was never retrieved" for reads already
+    reported: a future's always, a task's when its exception is a TensorStore error."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "Future exception was never retrieved" not in record.getMessage()
+        message = record.getMessage()
+        if message.startswith("Future exception was never retrieved"):
+            return False
+        if message.startswith("Task exception was never retrieved"):
+            error = record.exc_info[1] if record.exc_info else None
+            return not ("tensorstore_spec" in str(error) or _is_failed_read_echo(error))
+        return True
 
 
 def quiet_failed_checkpoint_reads() -> None:

@@ -1,6 +1,9 @@
 """The shared command-line conventions: underscore aliases, one `error:` line, exit status 1."""
 
+import asyncio
 import errno
+import gc
+import logging
 
 import pytest
 
@@ -52,3 +55,30 @@ def test_bugs_keep_their_traceback_and_success_is_0():
     assert cli.run(lambda: 3) == 3
     with pytest.raises(KeyError):
         cli.run(lambda: {}["missing"])
+
+
+def _unretrieved_task_failure(error: Exception) -> None:
+    """Lets an asyncio task fail with ``error`` and be collected without anyone awaiting it
+    (what TensorStore's reads in flight do after Orbax gave up on a damaged checkpoint)."""
+
+    async def fail():
+        raise error
+
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(fail())
+    loop.run_until_complete(asyncio.sleep(0))
+    loop.close()
+    del task
+    gc.collect()
+
+
+def test_echoes_of_a_failed_checkpoint_read_are_dropped_other_errors_kept(caplog):
+    cli.quiet_failed_checkpoint_reads()
+    spec = '[tensorstore_spec=\'{"driver":"zarr"}\']'
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        _unretrieved_task_failure(ValueError(f"OUT_OF_RANGE: Error reading byte range {spec}"))
+        assert caplog.records == []
+        _unretrieved_task_failure(ValueError("a bug in a task"))
+    [record] = caplog.records
+    assert record.getMessage().startswith("Task exception was never retrieved")
+    assert "a bug in a task" in str(record.exc_info[1])
