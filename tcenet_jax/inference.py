@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from tcenet_jax.models import SIZE_MULTIPLE, TCENet, crop_to, pad_to_multiple
+from tcenet_jax.models import BORDER_MARGIN, SIZE_MULTIPLE, TCENet, crop_to, pad_to_multiple
 from tcenet_jax.protocols import mirror_index
 
 # Positions (H/8 · W/8) above which the co-attention runs in blocks of this many rows
@@ -138,8 +138,9 @@ def split_for_size(model: TCENet, height: int, width: int):
 class _FrameBuffer:
     """Random access to a frame iterator by (mirrored) index, keeping a few frames."""
 
-    def __init__(self, frames: Iterable[np.ndarray]):
+    def __init__(self, frames: Iterable[np.ndarray], margin: int):
         self._iter = iter(frames)
+        self._margin = margin
         self._frames: dict[int, np.ndarray] = {}
         self._next = 0
         self.length: int | None = None
@@ -165,7 +166,9 @@ class _FrameBuffer:
                     f"frame {self._next}: size {frame.shape[:2]} differs from the first frame's "
                     f"{self.size}"
                 )
-            self._frames[self._next] = pad_to_multiple(frame.astype(np.float32))[0]
+            self._frames[self._next] = pad_to_multiple(
+                frame.astype(np.float32), margin=self._margin
+            )[0]
             self._next += 1
 
     def known_end(self, index: int) -> bool:
@@ -196,12 +199,15 @@ def enhance_frames(
     cached: bool = True,
     tile: int | None = None,
     tile_overlap: int = 32,
+    margin: int = BORDER_MARGIN,
 ) -> Iterator[np.ndarray]:
     """Enhances a video frame by frame; yields (H, W, 3) float32 frames in [0, 1].
 
     model: a TCENet (run in evaluation mode).
     frames: an iterable of (H, W, 3) RGB frames in [0, 1], all the same size (any
-      size: each is padded to a multiple of 16 by edge replication and cropped back).
+      size: each is padded by edge replication, ``margin`` pixels on every side and up to a
+      multiple of 16, and cropped back; the margin keeps the network's zero padding from
+      darkening the picture's outer pixels).
     batch: windows per network call (the last call is padded, so one compilation
       serves a whole video). cached: reuse encoder passes (see module doc); False
       runs the naive sliding window. tile / tile_overlap: run on overlapping tiles
@@ -212,7 +218,7 @@ def enhance_frames(
     """
     if batch < 1:
         raise ValueError(f"batch must be ≥ 1, got {batch}")
-    buffer = _FrameBuffer(frames)
+    buffer = _FrameBuffer(frames, margin)
     first = buffer.get(0)
     height, width = buffer.size
     padded_h, padded_w = first.shape[:2]
@@ -258,7 +264,7 @@ def enhance_frames(
                 for t, out in zip(tiles, host):
                     frame[t.top : t.top + t.height, t.left : t.left + t.width] += out[i] * t.weight
                 frame /= norm
-            yield crop_to(frame, (height, width))
+            yield crop_to(frame, (height, width), margin)
 
     pending = None
     t0 = 0
@@ -282,19 +288,24 @@ def enhance_frames(
 
 
 def enhance_windows(
-    model: TCENet, frames: np.ndarray, windows: Sequence[Sequence[int]], *, batch: int = 1
+    model: TCENet,
+    frames: np.ndarray,
+    windows: Sequence[Sequence[int]],
+    *,
+    batch: int = 1,
+    margin: int = BORDER_MARGIN,
 ) -> np.ndarray:
     """Runs the whole network on exactly the listed windows of a video.
 
-    frames: (T, H, W, 3) float in [0, 1] (any size: padded to a multiple of 16 by edge
-    replication, cropped back). windows: six frame indices each (``protocols.windows``).
+    frames: (T, H, W, 3) float in [0, 1] (any size: padded as ``enhance_frames`` pads them,
+    ``margin`` included, and cropped back). windows: six frame indices each (``protocols.windows``).
     batch: windows per network call (the last call is padded, so one compilation serves the
     video). Returns (len(windows), 2, H, W, 3) float32 in [0, 1]: both outputs of each window
     (window positions 2 and 3).
     """
     if batch < 1:
         raise ValueError(f"batch must be ≥ 1, got {batch}")
-    padded, (height, width) = pad_to_multiple(np.asarray(frames, np.float32))
+    padded, (height, width) = pad_to_multiple(np.asarray(frames, np.float32), margin=margin)
     outputs = np.zeros((len(windows), 2, height, width, 3), np.float32)
     if not windows:
         return outputs
@@ -304,5 +315,5 @@ def enhance_windows(
         chunk = [tuple(w) for w in windows[start : start + batch]]
         indices = chunk + [chunk[-1]] * (batch - len(chunk))
         result = np.asarray(whole(state, jnp.asarray(padded[np.array(indices)])))
-        outputs[start : start + len(chunk)] = crop_to(result[: len(chunk)], (height, width))
+        outputs[start : start + len(chunk)] = crop_to(result[: len(chunk)], (height, width), margin)
     return outputs

@@ -1,11 +1,12 @@
 """Streaming inference: the encoder cache equals the naive sliding window; tiling."""
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
 
 from tcenet_jax.inference import enhance_frames, tile_layout
-from tcenet_jax.models import pad_to_multiple
+from tcenet_jax.models import BORDER_MARGIN, TCENet, crop_to, pad_to_multiple
 from tcenet_jax.protocols import mirror_index
 
 forward = nnx.jit(lambda model, clips: model(clips))
@@ -39,7 +40,9 @@ def test_each_frame_is_the_first_output_of_its_mirrored_window(tiny_tcenet):
     out = list(enhance_frames(tiny_tcenet, video))
     for t in (0, 3, 6):
         clip = np.stack([video[mirror_index(i, 7)] for i in range(t - 2, t + 4)])[None]
-        expected = np.clip(np.asarray(forward(tiny_tcenet, clip))[0, 0], 0, 1)
+        padded, size = pad_to_multiple(clip, margin=BORDER_MARGIN)
+        output = np.asarray(forward(tiny_tcenet, padded))[0, 0]
+        expected = np.clip(crop_to(output, size, BORDER_MARGIN), 0, 1)
         np.testing.assert_allclose(out[t], expected, atol=1e-5)
 
 
@@ -69,9 +72,10 @@ def test_tiled_seams_are_blended(tiny_tcenet):
     # A smooth video: any step in the output comes from the tiling.
     y, x = np.mgrid[0:64, 0:128].astype(np.float32)
     video = [np.stack([x / 128, y / 64, 0.5 + 0 * x], -1) * (0.3 + 0.05 * i) for i in range(6)]
-    whole = list(enhance_frames(tiny_tcenet, video))[2]
-    tiled = list(enhance_frames(tiny_tcenet, video, tile=64, tile_overlap=32))[2]
-    hard = list(enhance_frames(tiny_tcenet, video, tile=64, tile_overlap=0))[2]
+    # No border margin: the tiles' columns are then the output's.
+    whole = list(enhance_frames(tiny_tcenet, video, margin=0))[2]
+    tiled = list(enhance_frames(tiny_tcenet, video, tile=64, tile_overlap=32, margin=0))[2]
+    hard = list(enhance_frames(tiny_tcenet, video, tile=64, tile_overlap=0, margin=0))[2]
 
     def error_steps(frame):
         """Mean |horizontal step| of the tiling error, per column boundary (W - 1,)."""
@@ -94,3 +98,39 @@ def test_padding_to_16_is_cropped_back(tiny_tcenet):
     reference = list(enhance_frames(tiny_tcenet, padded))
     assert out[1].shape == (21, 30, 3)
     np.testing.assert_allclose(out[1], reference[1][:21, :30], atol=1e-6)
+
+
+def _model_with_unit_gain_last_layers() -> TCENet:
+    """Official initialisation, but the decoder's last two convolutions have unit-gain
+    kernels and an output bias of 0.5: a mid-grey output whose zero padding shows at the
+    frame's edge, as a trained network's does."""
+    model = TCENet(base_dim=4, num_res_blocks=1, rngs=nnx.Rngs(0))
+    rng = np.random.default_rng(0)
+    for layer in (model.decoder.conv_7_2, model.decoder.conv_8):
+        shape = layer.kernel.get_value().shape
+        kernel = rng.normal(0, 1 / np.sqrt(np.prod(shape[:-1])), shape)
+        layer.kernel.set_value(jnp.asarray(kernel, jnp.float32))
+    model.decoder.conv_8.bias.set_value(jnp.full((3,), 0.5, jnp.float32))
+    return model
+
+
+def test_outer_pixels_of_an_enhanced_constant_frame_equal_its_interior():
+    model = _model_with_unit_gain_last_layers()
+    video = [np.full((48, 64, 3), value, np.float32) for value in (0.1, 0.2, 0.15, 0.3)]
+
+    def border_error(frames) -> int:
+        """Largest |pixel - the interior's value| over the outer 3 rows and columns, in
+        8-bit levels (what an output file holds)."""
+        errors = []
+        for frame in frames:
+            levels = np.round(frame * 255.0).astype(int)
+            interior = levels[24, 32]
+            assert np.abs(levels[12:-12, 12:-12] - interior).max() <= 1
+            ring = np.ones(frame.shape[:2], bool)
+            ring[3:-3, 3:-3] = False
+            errors.append(np.abs(levels[ring] - interior).max())
+        return max(errors)
+
+    assert border_error(enhance_frames(model, video)) <= 1
+    # Without the margin the network's zero padding shows at the edge (so this test can fail).
+    assert border_error(enhance_frames(model, video, margin=0)) > 20

@@ -59,6 +59,13 @@ def test_pad_and_crop_round_trip():
     assert official.shape[-3:-1] == (64, 64)
     jax_padded, _ = pad_to_multiple(jnp.asarray(x), 16)
     np.testing.assert_array_equal(jax_padded, padded)
+    # A margin on every side, then up to the multiple at the bottom/right.
+    framed, size = pad_to_multiple(x, 16, margin=8)
+    assert framed.shape[-3:-1] == (48, 64)
+    np.testing.assert_array_equal(framed[..., :8, 8, :], np.repeat(x[..., :1, 0, :], 8, -2))
+    np.testing.assert_array_equal(crop_to(framed, size, 8), x)
+    with pytest.raises(ValueError, match="margin must be ≥ 0"):
+        pad_to_multiple(x, 16, margin=-1)
 
 
 def test_train_mode_uses_batch_statistics_and_dropout(tiny):

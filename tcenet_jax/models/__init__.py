@@ -1,6 +1,7 @@
 """TCE-Net (Flax NNX, NHWC): the network, its input contract and parameter count."""
 
 from tcenet_jax.models.tcenet import (
+    BORDER_MARGIN,
     NUM_FRAMES,
     SIZE_MULTIPLE,
     TCENet,
@@ -10,6 +11,7 @@ from tcenet_jax.models.tcenet import (
 )
 
 __all__ = [
+    "BORDER_MARGIN",
     "NUM_FRAMES",
     "SIZE_MULTIPLE",
     "TCENet",
