@@ -1,6 +1,6 @@
 """Low-light video simulation, and moving clips with exact optical flow from still images.
 
-Two darkening models (``simulate_low_light``), parameters drawn once per video
+Three darkening models (``simulate_low_light``), parameters drawn once per video
 (a fixed exposure) and noise drawn independently for every frame:
 
 - ``"gamma"``: ``I_low = beta * (alpha * I) ** gamma`` on each RGB channel, with
@@ -10,10 +10,19 @@ Two darkening models (``simulate_low_light``), parameters drawn once per video
   2.2 -> divide by white-balance gains (red ~ U(1.9, 2.4), blue ~ U(1.5, 1.9)) ->
   exposure scaling k (log-uniform in [0.05, 0.3]) -> Poisson-Gaussian noise in the
   linear raw space -> gains, gamma, tone curve back to sRGB.
+- ``"plain"``: ``I_low = k * I ** gamma + N(0, sigma²)`` on each channel alike, with
+  k log-uniform in [0.15, 1], gamma ~ U(1.5, 3.5), sigma log-uniform in [0.002, 0.03]
+  (a plain gamma curve, exposure gain and Gaussian noise).
 
-Noise: ``x_noisy = shot * Poisson(x / shot) + N(0, read)``, with the shot-noise
-variance factor ``shot`` log-uniform in [1e-4, 0.012] and the read-noise variance
-log-linear in it, ``log(read) = 2.18 log(shot) + 1.2 + N(0, 0.26)``.
+Noise of "gamma" and "raw": ``x_noisy = shot * Poisson(x / shot) + N(0, read)``, with the
+shot-noise variance factor ``shot`` log-uniform in [1e-4, 0.012] and the read-noise
+variance log-linear in it, ``log(read) = 2.18 log(shot) + 1.2 + N(0, 0.26)``.
+
+``scene_white_balance`` recolours a still before it is rendered (a scene under another
+light: the ground truth and its low-light frames share the cast): its channel means are
+first made equal (grey world), then R and B get gains log-uniform in [1/spread, spread]
+against G, so that casts in every direction are equally likely whatever the photos' own
+colours.
 
 ``render_clip_from_still`` turns a photo into a clip seen by a camera moving along
 a smooth random trajectory (translation, rotation, zoom), optionally with a
@@ -33,7 +42,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-MODELS = ("gamma", "raw")
+MODELS = ("gamma", "raw", "plain")
 ALPHA_RANGE = (0.9, 1.0)
 BETA_RANGE = (0.5, 1.0)
 GAMMA_RANGE = (1.5, 5.0)
@@ -41,11 +50,15 @@ SHOT_NOISE_RANGE = (1e-4, 0.012)
 EXPOSURE_RANGE = (0.05, 0.3)
 RED_GAIN_RANGE = (1.9, 2.4)
 BLUE_GAIN_RANGE = (1.5, 1.9)
+PLAIN_EXPOSURE_RANGE = (0.15, 1.0)
+PLAIN_GAMMA_RANGE = (1.5, 3.5)
+PLAIN_SIGMA_RANGE = (0.002, 0.03)
 _RAW_GAMMA = 2.2
 
 # Independent random streams derived from one user seed.
 _STREAM_LOW_LIGHT = 1
 _STREAM_CAMERA = 2
+_STREAM_SCENE = 3
 
 
 def _rng(seed: int, stream: int) -> np.random.Generator:
@@ -64,6 +77,11 @@ def sample_low_light_params(rng: np.random.Generator, model: str) -> dict[str, A
     if model not in MODELS:
         raise ValueError(f"unknown low-light model {model!r}; expected one of {MODELS}")
     params: dict[str, Any] = {"model": model}
+    if model == "plain":
+        params["exposure"] = _log_uniform(rng, *PLAIN_EXPOSURE_RANGE)
+        params["gamma"] = float(rng.uniform(*PLAIN_GAMMA_RANGE))
+        params["noise_sigma"] = _log_uniform(rng, *PLAIN_SIGMA_RANGE)
+        return params
     if model == "gamma":
         params["alpha"] = float(rng.uniform(*ALPHA_RANGE))
         params["beta"] = float(rng.uniform(*BETA_RANGE))
@@ -101,6 +119,8 @@ def _poisson_gaussian(
 def darken(frames: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     """The noise-free darkening of ``params`` (the expected value before noise and clipping)."""
     frames = np.asarray(frames, np.float64)
+    if params["model"] == "plain":
+        return params["exposure"] * frames ** params["gamma"]
     if params["model"] == "gamma":
         return params["beta"] * (params["alpha"] * frames) ** params["gamma"]
     return linear_to_srgb(params["exposure"] * srgb_to_linear(frames))
@@ -118,9 +138,11 @@ def apply_low_light(
     Returns (T, H, W, 3) float32 in [0, 1].
     """
     out = np.empty(frames.shape, np.float32)
-    shot, read = params["shot_noise"], params["read_noise"]
+    shot, read = params.get("shot_noise"), params.get("read_noise")
     for t, frame in enumerate(np.asarray(frames, np.float64)):
-        if params["model"] == "gamma":
+        if params["model"] == "plain":
+            noisy = darken(frame, params) + rng.normal(0.0, params["noise_sigma"], frame.shape)
+        elif params["model"] == "gamma":
             noisy = _poisson_gaussian(darken(frame, params), shot, read, rng)
         else:
             gains = _white_balance_gains(params)
@@ -128,6 +150,27 @@ def apply_low_light(
             noisy = linear_to_srgb(_poisson_gaussian(camera, shot, read, rng) * gains)
         out[t] = np.clip(noisy, 0.0, 1.0)
     return out
+
+
+def sample_scene_white_balance(
+    rng: np.random.Generator, image: np.ndarray, spread: float
+) -> np.ndarray:
+    """RGB gains (3,) for ``image`` (H, W, 3): grey world, then R and B log-uniform in
+    [1/spread, spread] against G; scaled so that the mean brightness stays the same."""
+    if spread < 1:
+        raise ValueError(f"the white-balance spread must be ≥ 1, got {spread}")
+    means = np.maximum(np.asarray(image, np.float64).reshape(-1, 3).mean(0), 1e-3)
+    gains = means.mean() / means
+    gains[[0, 2]] *= np.exp(rng.uniform(-np.log(spread), np.log(spread), 2))
+    return gains * means.mean() / (gains * means).mean()
+
+
+def scene_white_balance(image: np.ndarray, *, seed: int, spread: float) -> tuple[np.ndarray, list]:
+    """``image`` (H, W, 3) in [0, 1] under a random light: (recoloured float32 image in [0, 1],
+    the RGB gains as a list). Same seed -> same gains."""
+    gains = sample_scene_white_balance(_rng(seed, _STREAM_SCENE), image, spread)
+    recoloured = np.clip(np.asarray(image, np.float64) * gains, 0.0, 1.0).astype(np.float32)
+    return recoloured, gains.tolist()
 
 
 def _check_frames(frames: np.ndarray, what: str) -> np.ndarray:
@@ -168,7 +211,7 @@ def simulate_low_light(frames: np.ndarray, *, seed: int, model: str = "gamma") -
     Args:
       frames: (T, H, W, 3) float in [0, 1].
       seed: same seed -> same output.
-      model: "gamma" or "raw" (see the module docstring).
+      model: one of ``MODELS`` (see the module docstring).
     Returns:
       (T, H, W, 3) float32 in [0, 1].
     """

@@ -78,6 +78,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="camera motion only, no moving foreground patch",
     )
+    stills.add_argument(
+        "--white-balance",
+        type=cli.positive_float,
+        default=None,
+        metavar="SPREAD",
+        help="recolour each clip's scene: grey world, then R and B gains in [1/SPREAD, SPREAD]",
+    )
     stills.add_argument("--test-videos", type=cli.non_negative_int, default=0)
     demo = commands.add_parser("demo", parents=[common])
     demo.add_argument("--data-root", default="data", help="the demo goes to DATA_ROOT/demo/")
@@ -105,6 +112,7 @@ def _synthesize(args: argparse.Namespace) -> None:
             num_frames=args.num_frames,
             size=tuple(args.size),
             foreground=not args.no_foreground,
+            white_balance=args.white_balance,
             test_videos=args.test_videos,
             overwrite=args.overwrite,
         )

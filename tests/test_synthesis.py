@@ -73,7 +73,12 @@ def test_low_light_is_deterministic_with_fresh_noise_per_frame(model):
     assert not np.array_equal(low, other)
     assert low.dtype == np.float32 and low.shape == frames.shape
     assert not np.array_equal(low[0], low[1])  # noise drawn per frame
-    assert params["model"] == model and params["shot_noise"] > 0 and params["read_noise"] > 0
+    noise = (
+        [params["noise_sigma"]]
+        if model == "plain"
+        else [params["shot_noise"], params["read_noise"]]
+    )
+    assert params["model"] == model and min(noise) > 0
     # Frame by frame gives the same output as the whole video at once.
     simulator = synthesis.LowLightSimulator(seed=11, model=model)
     streamed = np.concatenate([simulator(frames[t : t + 1]) for t in range(3)])
@@ -84,7 +89,10 @@ def test_low_light_is_deterministic_with_fresh_noise_per_frame(model):
 def test_darkened_brightness_in_expected_range(model):
     value = 0.6
     frames = np.full((2, 32, 32, 3), value, np.float32)
-    if model == "gamma":
+    if model == "plain":
+        lowest = synthesis.PLAIN_EXPOSURE_RANGE[0] * value ** synthesis.PLAIN_GAMMA_RANGE[1]
+        highest = synthesis.PLAIN_EXPOSURE_RANGE[1] * value ** synthesis.PLAIN_GAMMA_RANGE[0]
+    elif model == "gamma":
         lowest = (
             synthesis.BETA_RANGE[0] * (synthesis.ALPHA_RANGE[0] * value) ** synthesis.GAMMA_RANGE[1]
         )
@@ -103,7 +111,8 @@ def test_darkened_brightness_in_expected_range(model):
         expected = synthesis.darken(frames, params).mean()  # before noise
         # Noise is zero-mean: the mean stays at the noise-free darkening (clipping at 0
         # adds a small positive bias for the darkest, noisiest draws).
-        assert abs(mean - expected) < 0.003 + 0.5 * np.sqrt(params["read_noise"])
+        sigma = params["noise_sigma"] if model == "plain" else np.sqrt(params["read_noise"])
+        assert abs(mean - expected) < 0.003 + 0.5 * sigma
         assert lowest - 0.01 <= mean <= highest + 0.01
         means.append(mean)
     assert max(means) < value and np.ptp(means) > 0.05  # darker, with varied exposures
@@ -117,3 +126,23 @@ def test_tone_curve_round_trip():
 def test_unknown_model_is_rejected():
     with pytest.raises(ValueError, match="unknown low-light model 'log'"):
         synthesis.simulate_low_light(np.zeros((1, 4, 4, 3), np.float32), seed=0, model="log")
+
+
+def test_scene_white_balance_gives_casts_in_every_direction():
+    warm = np.broadcast_to(np.array([0.6, 0.4, 0.2], np.float32), (8, 8, 3))
+    spread = 1.5
+    ratios = []
+    for seed in range(40):
+        image, gains = synthesis.scene_white_balance(warm, seed=seed, spread=spread)
+        again, _ = synthesis.scene_white_balance(warm, seed=seed, spread=spread)
+        np.testing.assert_array_equal(image, again)
+        means = image.reshape(-1, 3).mean(0)
+        np.testing.assert_allclose(means.mean(), warm.mean(), rtol=1e-5)  # brightness kept
+        np.testing.assert_allclose(means, warm[0, 0] * np.array(gains), rtol=1e-5)
+        ratios.append(np.log([means[0] / means[1], means[2] / means[1]]))
+    ratios = np.array(ratios)
+    # Grey world first: the photo's own warm cast is gone, new ones spread both ways.
+    assert np.abs(ratios).max() <= np.log(spread) + 1e-6
+    assert (ratios > 0.1).any(axis=0).all() and (ratios < -0.1).any(axis=0).all()
+    with pytest.raises(ValueError, match="spread must be ≥ 1"):
+        synthesis.scene_white_balance(warm, seed=0, spread=0.5)

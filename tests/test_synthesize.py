@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from raft_jax import backward_warp
-from tcenet_jax import synthesize
+from tcenet_jax import synthesis, synthesize
 from tcenet_jax.datasets import synthetic
 from tcenet_jax.video_io import BadDataError, read_flo, read_frames, read_image, write_png
 from tests.videos import moving_frames, write_video
@@ -62,8 +62,8 @@ def test_stills_layout_and_parameters(stills, tmp_path):
         ]
         params = json.loads((out / "params" / f"{video}.json").read_text())
         assert params["seed"] == 0 and params["video_seed"] > 0
-        assert params["low_light"]["model"] in ("gamma", "raw")
-        assert {"shot_noise", "read_noise"} <= set(params["low_light"])
+        assert params["low_light"]["model"] in synthesis.MODELS
+        assert params["scene_gains"] is None
         assert len(params["clip"]["camera"]["center_xy"]) == 5
     test = (out / "test_list.txt").read_text().split()
     train = (out / "train_list.txt").read_text().split()
@@ -77,6 +77,20 @@ def test_stills_layout_and_parameters(stills, tmp_path):
     assert error < 0.015 and error < 0.3 * np.median(np.abs(normal[1:] - normal[:-1])[inner])
     low, _ = read_frames(out / "low_and_noise" / videos[0])
     assert low.mean() < normal.mean()
+
+
+def test_scene_white_balance_recolours_ground_truth_and_low_light_alike(stills, tmp_path):
+    out = _stills(stills, tmp_path / "ds", white_balance=1.5)
+    params = json.loads((out / "params" / "rocket_01.json").read_text())
+    gains = np.array(params["scene_gains"])
+    assert gains.shape == (3,) and not np.allclose(gains, 1.0)
+    assert json.loads((out / "synthesis.json").read_text())["white_balance"] == 1.5
+    plain = _stills(stills, tmp_path / "plain")
+    recoloured = read_frames(out / "normal" / "rocket_01")[0].reshape(-1, 3).mean(0)
+    original = read_frames(plain / "normal" / "rocket_01")[0].reshape(-1, 3).mean(0)
+    np.testing.assert_allclose(recoloured, original * gains, rtol=0.05, atol=0.01)
+    with pytest.raises(ValueError, match="white_balance must be None or a spread ≥ 1"):
+        _stills(stills, tmp_path / "bad", white_balance=0.9)
 
 
 def test_same_seed_same_bytes(stills, tmp_path):
@@ -159,11 +173,14 @@ def test_cli_stills(stills, tmp_path, capsys):
             "--no-foreground",
             "--model",
             "raw",
+            "--white-balance",
+            "1.3",
         ]
     )
     assert "wrote" in capsys.readouterr().out
     params = json.loads((tmp_path / "cli" / "params" / "rocket_00.json").read_text())
     assert "foreground" not in params["clip"] and params["low_light"]["model"] == "raw"
+    assert len(params["scene_gains"]) == 3
 
 
 @pytest.mark.slow
@@ -174,7 +191,9 @@ def test_demo_dataset_is_built_on_first_use(tmp_path):
     data_dir = ensure_demo_dataset(str(tmp_path))
     assert data_dir == tmp_path / "demo" / "tfds"
     raw = tmp_path / "demo" / "raw"
-    assert len(list((raw / "normal").iterdir())) == 12
+    assert len(list((raw / "normal").iterdir())) == 18
+    sources = {json.loads(p.read_text())["source"] for p in (raw / "params").iterdir()}
+    assert sources.isdisjoint(synthetic.DEMO_HELD_OUT)  # the held-out photo is never trained on
     assert len((raw / "test_list.txt").read_text().split()) == 3
     videos = list(iterate_eval_videos(demo_source_config(str(tmp_path)), "test"))
     assert len(videos) == 3
