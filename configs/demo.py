@@ -3,7 +3,8 @@
   python -m tcenet_jax.train --config configs/demo.py --workdir runs/demo
 
 Real and synthetic sources are both the demo dataset (clips rendered from the bundled
-sample photos with exact optical flow, darkened, 9 training and 3 test clips,
+sample photos but the held-out one, with exact optical flow, each scene under a random
+white balance, darkened by a model drawn per clip; 15 training and 3 test clips,
 synthesised and built under ``data/demo`` on first use). The temporal loss uses the
 ground-truth flow, so no RAFT weights are needed, and treats its soft masks as
 constants; the perceptual term is off unless VGG19 weights are given
@@ -25,17 +26,17 @@ def get_config() -> ml_collections.ConfigDict:
     demo = base.source("demo", data_dir="data/demo/tfds", manual_dir="data/demo/raw")
     config.data.real = demo
     config.data.synthetic = demo.copy_and_resolve_references()
-    config.data.crop_size = 96
+    config.data.crop_size = 64
     config.data.global_batch_size = 4
-    config.data.repeat = 8
+    config.data.repeat = 12
     config.data.scale_range = None
     config.data.num_workers = 0
     config.data.prefetch = 2
 
-    config.learning_rate = 3e-4
-    config.num_epochs = 14
-    config.lr_constant_epochs = 10
-    config.lr_decay_epochs = 4
+    config.learning_rate = 1e-3
+    config.num_epochs = 8
+    config.lr_constant_epochs = 6
+    config.lr_decay_epochs = 2
 
     config.loss.temporal_flow = "ground_truth"
     # Constant soft masks: with the official gradient through the masks the temporal term

@@ -58,7 +58,10 @@ DEMO_SETTINGS = {
     "size": (128, 192),
     "test_videos": 3,
     "model": "mixed",
+    "white_balance": 2.0,
 }
+# Sample photos the demo never trains on: scripts/benchmark_demo.py scores the model on them.
+DEMO_HELD_OUT = ("coffee.png",)
 
 
 def video_seed(seed: int, index: int) -> int:
@@ -163,7 +166,9 @@ def synthesize_from_videos(
     return pathlib.Path(output)
 
 
-def _load_still(path: pathlib.Path, size: tuple[int, int]) -> np.ndarray:
+def load_still(path: pathlib.Path, size: tuple[int, int]) -> np.ndarray:
+    """A still for clips of ``size`` (H, W): (h, w, 3) float32 in [0, 1], reduced to about
+    twice the clip size when larger. Raises BadDataError when it is not larger than a clip."""
     image = read_image(path)
     h, w = size
     if image.shape[0] < h + 2 or image.shape[1] < w + 2:
@@ -188,10 +193,14 @@ def synthesize_from_stills(
     num_frames: int = 12,
     size: tuple[int, int] = (128, 192),
     foreground: bool = True,
+    white_balance: float | None = None,
     test_videos: int = 0,
     overwrite: bool = False,
 ) -> pathlib.Path:
     """Renders moving clips from stills (with exact flow) and darkens them; returns ``output``.
+
+    ``white_balance``: None keeps the photos' colours; a spread ≥ 1 recolours each clip's
+    scene (``synthesis.scene_white_balance``; ground truth and low light alike).
 
     Video ``<image stem>_<k>`` is clip k of an image. ``test_videos`` clips, drawn with
     the seed, are listed in ``test_list.txt`` and the rest in ``train_list.txt``.
@@ -199,6 +208,8 @@ def synthesize_from_stills(
     paths = [pathlib.Path(p) for p in images]
     if not paths:
         raise BadDataError("no still image given")
+    if white_balance is not None and not white_balance >= 1:
+        raise ValueError(f"white_balance must be None or a spread ≥ 1, got {white_balance}")
     if clips_per_image < 1 or num_frames < 2 or min(size) < 1:
         raise ValueError(
             f"expected clips_per_image ≥ 1, num_frames ≥ 2 and a positive size, got "
@@ -215,10 +226,15 @@ def synthesize_from_stills(
         for index, name in enumerate(progress_bar(names, desc="clips", unit="clip")):
             path = paths[index // clips_per_image]
             if path not in stills:
-                stills = {path: _load_still(path, size)}
+                stills = {path: load_still(path, size)}
             vseed = video_seed(seed, index)
+            still, gains = stills[path], None
+            if white_balance is not None:
+                still, gains = synthesis.scene_white_balance(
+                    still, seed=vseed, spread=white_balance
+                )
             clip = synthesis.render_clip(
-                stills[path], num_frames, seed=vseed, size=size, foreground=foreground
+                still, num_frames, seed=vseed, size=size, foreground=foreground
             )
             simulator = synthesis.LowLightSimulator(seed=vseed, model=_pick_model(model, vseed))
             low = simulator(clip.frames)
@@ -235,6 +251,7 @@ def synthesize_from_stills(
                 size=list(size),
                 low_light=simulator.params,
                 clip=clip.params,
+                scene_gains=gains,
             )
         if test_videos:
             order = np.random.default_rng([seed, 4]).permutation(total)
@@ -251,6 +268,7 @@ def synthesize_from_stills(
             num_frames=num_frames,
             size=list(size),
             foreground=foreground,
+            white_balance=white_balance,
             test_videos=test_videos,
             stills=[p.name for p in paths],
         )
@@ -264,7 +282,8 @@ def write_demo_videos(
     seed: int = 0,
     overwrite: bool = False,
 ) -> pathlib.Path:
-    """The demo dataset's frames: 12 clips x 12 frames at 128x192 from the sample photos.
+    """The demo dataset's frames: 3 clips x 12 frames at 128x192 from each sample photo
+    but ``DEMO_HELD_OUT``, each scene recoloured and darkened by a model drawn per clip.
 
     3 clips are held out for testing. Returns ``output`` (a DS-LOL-layout folder).
     """
@@ -273,5 +292,9 @@ def write_demo_videos(
             f"the sample photos are not in {samples_dir}: the demo needs a checkout of the "
             f"repository (data/samples/) or another folder of photos as samples_dir"
         )
-    samples = list_frames(samples_dir, extensions=(".png", ".jpg"))
+    samples = [
+        path
+        for path in list_frames(samples_dir, extensions=(".png", ".jpg"))
+        if path.name not in DEMO_HELD_OUT
+    ]
     return synthesize_from_stills(samples, output, seed=seed, overwrite=overwrite, **DEMO_SETTINGS)

@@ -1,0 +1,190 @@
+"""The demo model on held-out footage: PSNR, SSIM, colour-ratio error and E_warp.
+
+  python scripts/benchmark_demo.py --checkpoint runs/demo [--out runs/demo/held_out]
+      [--demo-data data/demo/raw]
+
+Two sets of clips, both enhanced through ``inference.enhance_frames`` (what ``enhance``
+runs) and scored on every frame, quantised to 8 bits:
+
+- ``held-out photo``: clips rendered (``synthesis.render_clip``, exact flow) from the
+  bundled photo that the demo never trains on (``datasets.synthetic.DEMO_HELD_OUT``), darkened
+  here by a procedure independent of the project's simulation: a gamma curve and an exposure
+  gain on every channel alike, Gaussian noise, 8-bit quantisation (``DARKENINGS``).
+- ``held-out photo, grey world``: the same with the photo's channel means made equal first
+  (a neutral scene, as most real footage is, with the same textures).
+- ``demo test``: the demo dataset's own test clips (``--demo-data``; the project's darkening,
+  photos that the training clips come from too), when that folder exists.
+
+Colour-ratio error: ``|R/G(output) - R/G(truth)|`` and the same for B/G, where R/G is the
+ratio of the channel means over a clip; a cast shows as a large error. E_warp: the warping
+error of the output with the clips' exact flow (occluded and out-of-frame pixels masked).
+Prints one table per set (the low-light input, too), and writes ``results.json`` and one
+side-by-side PNG per clip (input | output | truth, middle frame) into ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+
+import numpy as np
+
+from tcenet_jax import metrics, synthesis, video_io
+from tcenet_jax.datasets.synthetic import DEMO_HELD_OUT, SAMPLES_DIR, load_still
+from tcenet_jax.inference import enhance_frames
+from tcenet_jax.loading import load_tcenet
+from tcenet_jax.models import BORDER_MARGIN
+from tcenet_jax.scoring import quantize_8bit, side_by_side
+
+CLIP_SIZE = (128, 192)
+NUM_FRAMES = 12
+# (gamma, exposure gain, Gaussian noise sigma) of each held-out clip: I_low = gain * I**gamma + n.
+DARKENINGS = ((2.0, 0.5, 0.01), (2.5, 0.7, 0.02), (3.0, 0.9, 0.015), (2.2, 0.3, 0.005))
+
+
+def darken_independently(frames: np.ndarray, gamma: float, gain: float, sigma: float, seed: int):
+    """Gamma, gain and Gaussian noise on (T, H, W, 3) frames in [0, 1]; 8-bit, in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    low = gain * frames.astype(np.float64) ** gamma + rng.normal(0.0, sigma, frames.shape)
+    return np.round(np.clip(low, 0.0, 1.0) * 255.0).astype(np.float32) / 255.0
+
+
+def grey_world(image: np.ndarray) -> np.ndarray:
+    """``image`` with its channel means made equal (a neutral scene with the same textures)."""
+    means = image.reshape(-1, 3).mean(0)
+    return np.clip(image * (means.mean() / means), 0.0, 1.0).astype(np.float32)
+
+
+def held_out_clips(neutral: bool) -> list[dict]:
+    """Clips of the held-out photo (``neutral``: its grey-world version), each darkened with
+    one of ``DARKENINGS``."""
+    clips = []
+    for name in DEMO_HELD_OUT:
+        still = load_still(SAMPLES_DIR / name, CLIP_SIZE)
+        if neutral:
+            still = grey_world(still)
+        for k, (gamma, gain, sigma) in enumerate(DARKENINGS):
+            clip = synthesis.render_clip(still, NUM_FRAMES, seed=1000 + k, size=CLIP_SIZE)
+            tag = "_neutral" if neutral else ""
+            clips.append(
+                {
+                    "name": f"{pathlib.Path(name).stem}{tag}_g{gamma}_k{gain}_s{sigma}",
+                    "low": darken_independently(clip.frames, gamma, gain, sigma, seed=k),
+                    "truth": clip.frames,
+                    "flows": clip.flows,
+                    "occluded": ~clip.valid,
+                }
+            )
+    return clips
+
+
+def demo_test_clips(root: pathlib.Path) -> list[dict]:
+    """The demo dataset's test clips (DS-LOL layout under ``root``)."""
+    clips = []
+    for name in (root / "test_list.txt").read_text().split():
+        flows = np.stack([video_io.read_flo(p) for p in sorted((root / "flow" / name).iterdir())])
+        clips.append(
+            {
+                "name": name,
+                "low": video_io.read_frames(root / "low_and_noise" / name)[0],
+                "truth": video_io.read_frames(root / "normal" / name)[0],
+                "flows": flows,
+                "occluded": metrics.out_of_frame(flows),
+            }
+        )
+    return clips
+
+
+def colour_ratios(frames: np.ndarray) -> tuple[float, float]:
+    """(R/G, B/G) of the channel means of (T, H, W, 3) frames."""
+    means = frames.reshape(-1, 3).astype(np.float64).mean(0)
+    return means[0] / means[1], means[2] / means[1]
+
+
+def score(frames: np.ndarray, clip: dict) -> dict[str, float]:
+    """PSNR, SSIM (frame means), colour-ratio errors and E_warp of (T, H, W, 3) frames."""
+    truth = clip["truth"]
+    values = metrics.image_metrics_batch(frames, truth)
+    (rg, bg), (rg_true, bg_true) = colour_ratios(frames), colour_ratios(truth)
+    return {
+        "psnr": float(values["psnr"].mean()),
+        "ssim": float(values["ssim"].mean()),
+        "rg_error": abs(rg - rg_true),
+        "bg_error": abs(bg - bg_true),
+        "warping_error": metrics.warping_error(frames, clip["flows"], clip["occluded"]),
+    }
+
+
+def evaluate(model, clips: list[dict], out: pathlib.Path, margin: int) -> dict[str, dict]:
+    """{clip: {"input": scores, "output": scores}}; writes a side-by-side PNG per clip."""
+    results = {}
+    for clip in clips:
+        frames = enhance_frames(model, clip["low"], margin=margin)
+        output = quantize_8bit(np.stack(list(frames)))
+        results[clip["name"]] = {"input": score(clip["low"], clip), "output": score(output, clip)}
+        t = len(output) // 2
+        panels = [clip["low"][t], output[t], clip["truth"][t]]
+        image = side_by_side(panels, ["input", "output", "ground truth"])
+        video_io.write_png(out / f"{clip['name']}.png", image.astype(np.float32) / 255.0)
+    return results
+
+
+def print_table(title: str, results: dict[str, dict]) -> None:
+    print(f"\n{title}")
+    print(
+        f"{'clip':28s} {'':6s} {'PSNR':>6s} {'SSIM':>6s} {'R/G err':>7s} {'B/G err':>7s} "
+        f"{'E_warp':>9s}"
+    )
+    for which in ("input", "output"):
+        rows = [r[which] for r in results.values()]
+        for name, row in zip(results, rows):
+            print(
+                f"{name:28s} {which:6s} {row['psnr']:6.2f} {row['ssim']:6.3f} "
+                f"{row['rg_error']:7.3f} {row['bg_error']:7.3f} {row['warping_error']:9.2e}"
+            )
+        mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+        print(
+            f"{'mean':28s} {which:6s} {mean['psnr']:6.2f} {mean['ssim']:6.3f} "
+            f"{mean['rg_error']:7.3f} {mean['bg_error']:7.3f} {mean['warping_error']:9.2e}"
+        )
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint", required=True, help="a trained demo workdir")
+    parser.add_argument(
+        "--out",
+        type=pathlib.Path,
+        default=None,
+        help="results.json and PNGs (default: <checkpoint>/held_out)",
+    )
+    parser.add_argument("--demo-data", type=pathlib.Path, default=pathlib.Path("data/demo/raw"))
+    parser.add_argument(
+        "--margin",
+        type=int,
+        default=BORDER_MARGIN,
+        help="inference's border margin (0: as before it had one)",
+    )
+    args = parser.parse_args(argv)
+    out = args.out or pathlib.Path(args.checkpoint) / "held_out"
+    out.mkdir(parents=True, exist_ok=True)
+    model = load_tcenet(args.checkpoint)
+    sets = {
+        "held-out photo": held_out_clips(neutral=False),
+        "held-out photo, grey world": held_out_clips(neutral=True),
+    }
+    if (args.demo_data / "test_list.txt").is_file():
+        sets["demo test"] = demo_test_clips(args.demo_data)
+    report = {}
+    for title, clips in sets.items():
+        report[title] = evaluate(model, clips, out, args.margin)
+        print_table(title, report[title])
+    (out / "results.json").write_text(json.dumps(report, indent=1))
+    print(f"\nwrote {out / 'results.json'} and one side-by-side PNG per clip")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
