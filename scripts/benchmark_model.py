@@ -45,16 +45,21 @@ def median_seconds(fn, runs: int) -> float:
     return statistics.median(times)
 
 
+def import_file(name: str, path: pathlib.Path):
+    """The module that the Python file ``path`` defines, imported as ``name``."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def load_official_network(repo: pathlib.Path):
     """Imports the official VTCE_Net on CPU; returns (torch, network class)."""
     import torch
 
     torch.nn.Module.cuda = lambda self, *a, **k: self  # the official code calls .cuda()
     torch.Tensor.cuda = lambda self, *a, **k: self
-    spec = importlib.util.spec_from_file_location("vtce_net", repo / "networks" / "VTCE_Net.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return torch, module.VTCE_Net
+    return torch, import_file("vtce_net", repo / "networks" / "VTCE_Net.py").VTCE_Net
 
 
 def main(argv: list[str] | None = None) -> None:

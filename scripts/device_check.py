@@ -38,6 +38,7 @@ from raft_jax import RAFT
 from raft_jax.raft import MIN_SIZE
 from tcenet_jax.inference import enhance_frames
 from tcenet_jax.models import TCENet
+from tcenet_jax.models.layers import uses_per_group_convolutions
 
 ROWS = ("forward", "enhance", "train", "raft")
 
@@ -219,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         f"jax {jax.__version__}{', --quick (figures mean nothing)' if args.quick else ''}",
         flush=True,
     )
+    grouped = "one per group" if uses_per_group_convolutions() else "one with feature_group_count"
+    print(f"grouped convolutions: {grouped}")
     rows, failed = [], False
     start = time.perf_counter()
     for name in chosen:

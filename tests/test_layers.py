@@ -1,4 +1,5 @@
-"""PyTorch-equivalence of the TCE-Net building blocks (resizes, LayerNorm, BatchNorm)."""
+"""PyTorch-equivalence of the TCE-Net building blocks (resizes, LayerNorm, BatchNorm, grouped
+convolutions on both of their paths)."""
 
 import jax.numpy as jnp
 import numpy as np
@@ -72,3 +73,37 @@ def test_official_initialisation_statistics():
     bn = layers.BatchNorm(4096, rngs=nnx.Rngs(1))
     scale = np.asarray(bn.scale.get_value())
     assert abs(scale.mean() - 1) < 0.002 and abs(scale.std() / 0.02 - 1) < 0.05
+
+
+@pytest.mark.parametrize(
+    "stride, dilation, use_bias", [(1, 1, True), (2, 2, False)], ids=["plain", "strided-dilated"]
+)
+def test_grouped_conv_paths_agree_with_torch(stride, dilation, use_bias):
+    """Per-group convolutions (CPU) and one feature_group_count convolution (GPU/TPU) give
+    PyTorch's grouped convolution, to float32 rounding (atol 1e-5 on outputs of size ~1)."""
+    grouped = layers.conv(
+        8, 12, 3, stride=stride, dilation=dilation, groups=4, use_bias=use_bias, rngs=nnx.Rngs(0)
+    )
+    assert isinstance(grouped, layers.GroupedConv)
+    rng = np.random.default_rng(4)
+    grouped.kernel.set_value(jnp.asarray(rng.normal(0, 0.3, (3, 3, 2, 12)), jnp.float32))
+    if use_bias:
+        grouped.bias.set_value(jnp.asarray(rng.normal(0, 0.3, 12), jnp.float32))
+    x = rng.normal(size=(2, 9, 11, 8)).astype(np.float32)
+    kernel_oihw = np.asarray(grouped.kernel.get_value()).transpose(3, 2, 0, 1)
+    ref = F.conv2d(
+        _nchw(x),
+        torch.from_numpy(np.ascontiguousarray(kernel_oihw)),
+        torch.from_numpy(np.asarray(grouped.bias.get_value())) if use_bias else None,
+        stride=stride,
+        padding=dilation,
+        dilation=dilation,
+        groups=4,
+    )
+    per_group = grouped(jnp.asarray(x), per_group=True)
+    one_conv = grouped(jnp.asarray(x), per_group=False)
+    np.testing.assert_allclose(per_group, _nhwc(ref), atol=1e-5)
+    np.testing.assert_allclose(one_conv, _nhwc(ref), atol=1e-5)
+    np.testing.assert_allclose(per_group, one_conv, atol=1e-5)
+    chosen = per_group if layers.uses_per_group_convolutions() else one_conv
+    np.testing.assert_array_equal(grouped(jnp.asarray(x)), chosen)
