@@ -77,7 +77,7 @@ def train_command(data_root: pathlib.Path, workdir: pathlib.Path, **overrides) -
         "checkpoint_every_steps": 2,
         "log_every_steps": 1,
         "image_every_steps": 1000,
-        # 9 training videos, repeat 1, batch 4: an epoch is 3 steps, validated at its end.
+        # 15 training videos, repeat 1, batch 4: an epoch is 3 steps, validated at its end.
         "data.repeat": 1,
         "eval_every_epochs": 1,
         # Adam moves near-zero gradients by ~lr whatever their size: a small lr keeps the

@@ -532,7 +532,7 @@ def test_config_json_is_the_effective_config(trained, demo_root):
 
 
 def test_real_only_training_runs_and_tracks_the_best_step(tmp_path, demo_root, capsys):
-    # 9 training clips x repeat 1 / batch 4: an epoch is 3 steps, validated at its end.
+    # 15 training clips x repeat 1 / batch 4: an epoch is 3 steps, validated at its end.
     config = tiny_config(
         demo_root,
         num_train_steps=3,
