@@ -77,7 +77,7 @@ def train_command(data_root: pathlib.Path, workdir: pathlib.Path, **overrides) -
         "checkpoint_every_steps": 2,
         "log_every_steps": 1,
         "image_every_steps": 1000,
-        # 15 training videos, repeat 1, batch 4: an epoch is 3 steps, validated at its end.
+        # 15 training videos, repeat 1, batch 4: an epoch is 4 steps, validated at its end.
         "data.repeat": 1,
         "eval_every_epochs": 1,
         # Adam moves near-zero gradients by ~lr whatever their size: a small lr keeps the
@@ -251,8 +251,8 @@ def test_two_processes_equal_one_process(tmp_path, demo_root, two_processes):
     assert sorted(losses_one) == sorted(losses_two) == [1, 2, 3, 4]
     assert_same_losses(losses_one, losses_two, range(1, 5), rtol=1e-5)
     validation_one, validation_two = read_validation(one), read_validation(two_processes)
-    assert sorted(validation_one) == sorted(validation_two) == [3]  # every process validates
-    np.testing.assert_allclose(validation_two[3], validation_one[3], rtol=1e-5)
+    assert sorted(validation_one) == sorted(validation_two) == [4]  # every process validates
+    np.testing.assert_allclose(validation_two[4], validation_one[4], rtol=1e-5)
     for a, b in zip(params(one / "checkpoints" / "4"), params(two_processes / "checkpoints" / "4")):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)
     assert_process_data_states(two_processes / "checkpoints" / "4", 2)
@@ -281,7 +281,7 @@ def test_restart_from_a_checkpoint_then_sigterm_stops_all_processes(
     straight, resumed = read_losses(two_processes), read_losses(workdir)
     assert min(resumed) == 3
     assert_same_losses(straight, resumed, (3, 4), rtol=1e-6)
-    np.testing.assert_allclose(read_validation(workdir)[3], read_validation(two_processes)[3])
+    np.testing.assert_allclose(read_validation(workdir)[4], read_validation(two_processes)[4])
     for a, b in zip(
         params(two_processes / "checkpoints" / "4"), params(workdir / "checkpoints" / "4")
     ):

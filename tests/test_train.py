@@ -532,22 +532,22 @@ def test_config_json_is_the_effective_config(trained, demo_root):
 
 
 def test_real_only_training_runs_and_tracks_the_best_step(tmp_path, demo_root, capsys):
-    # 15 training clips x repeat 1 / batch 4: an epoch is 3 steps, validated at its end.
+    # 15 training clips x repeat 1 / batch 4: an epoch is 4 steps, validated at its end.
     config = tiny_config(
         demo_root,
-        num_train_steps=3,
+        num_train_steps=4,
         eval_every_epochs=1,
         **{"data.synthetic.builder": "", "data.repeat": 1},
     )
     summary = train.train_and_evaluate(config, tmp_path / "run")
-    assert summary["steps_run"] == 3 and np.isfinite(summary["train/total"])
+    assert summary["steps_run"] == 4 and np.isfinite(summary["train/total"])
     records = read_losses(tmp_path / "run")
-    assert sorted(records) == [1, 2, 3]
+    assert sorted(records) == [1, 2, 3, 4]
     assert not any(key.startswith("train/synthetic/") for key in records[1])
     assert "train/real/charbonnier" in records[1]
     written = json.loads((tmp_path / "run" / "config.json").read_text())
     assert written["loss"]["synthetic"] == {"temporal": 0.0}
-    assert summary["best_step"] == 3 and np.isfinite(summary["best_psnr"])
+    assert summary["best_step"] == 4 and np.isfinite(summary["best_psnr"])
     out = capsys.readouterr().out
     assert "best validation PSNR" in out and "compiled in" in out
     assert "no synthetic source" in out
