@@ -11,6 +11,7 @@ from raft_jax import RAFTSmall, model_dir
 from tcenet_jax import enhance, evaluate, inference, metrics, protocols, video_io
 from tcenet_jax.inference import enhance_frames
 from tcenet_jax.input_pipeline import iterate_eval_videos
+from tcenet_jax.models import BORDER_MARGIN, crop_to, pad_to_multiple
 from tcenet_jax.scoring import quantize_8bit
 from tcenet_jax.video_io import BadDataError, read_image, write_flo, write_png
 
@@ -82,7 +83,10 @@ def test_enhance_video_runs_exactly_the_protocol_windows(tiny_tcenet):
     run = inference._jitted_pieces(graphdef).whole  # batch 2 everywhere: one compilation
 
     def network(window, output):
-        return np.asarray(run(state, np.stack([low[list(window)]] * 2)))[0, output]
+        """The network on one window, padded and cropped back as inference does."""
+        padded, size = pad_to_multiple(low[list(window)], margin=BORDER_MARGIN)
+        result = np.asarray(run(state, np.stack([padded] * 2)))[0, output]
+        return crop_to(result, size, BORDER_MARGIN)
 
     frames, out = evaluate.enhance_video(tiny_tcenet, low, protocol="full", batch=2)
     assert frames == list(range(NUM_FRAMES))

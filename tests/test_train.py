@@ -485,7 +485,7 @@ def test_help_exits_0_and_says_how_to_list_and_override_fields():
         "tcenet_jax.train", "--config", "configs/demo.py", "--print_config", "--config.seed=7"
     )
     assert listed.returncode == 0, listed.stderr
-    assert "seed: 7" in listed.stdout and "crop_size: 96" in listed.stdout
+    assert "seed: 7" in listed.stdout and "crop_size: 64" in listed.stdout
 
 
 def test_missing_flags_are_one_clear_line():
