@@ -1,7 +1,7 @@
 """Forward-pass speed of TCE-Net on the current JAX backend, float32 and bfloat16 (and PyTorch).
 
   python scripts/benchmark_model.py [--sizes 256x256,512x960] [--batch 1] [--runs 5]
-      [--dtypes float32,bfloat16] [--official-repo PATH]
+      [--dtypes float32,bfloat16] [--official-repo PATH] [--profile]
 
 For each size and dtype: the median time of ``--runs`` jitted forward passes after a
 warm-up and the achieved GFLOP/s, with the paper's operation counts (198 GFLOP per
@@ -12,7 +12,9 @@ bfloat16 the largest difference from the float32 output on the same input.
 ``.cuda()`` calls redirected), with the same random weights: float32, and bfloat16 as
 ``torch.autocast("cpu", torch.bfloat16)``, each timed the same way, with the ratio
 PyTorch time / ours (> 1: ours faster), the largest difference from our float32 output,
-and its own bfloat16 error against its float32.
+and its own bfloat16 error against its float32. ``--profile``: for each size, where our
+forward's time goes (``tcenet_jax.profiling``: CPU time by kind of XLA operation, and the
+dtype its convolutions and dots are computed in), float32 beside bfloat16.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from tcenet_jax import profiling
 from tcenet_jax.models import TCENet
 from tcenet_jax.official_weights import export_tcenet
 
@@ -69,6 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--dtypes", default="float32,bfloat16")
     parser.add_argument("--official-repo", type=pathlib.Path)
+    parser.add_argument("--profile", action="store_true", help="per-operation profile")
     args = parser.parse_args(argv)
     if args.runs < 5:
         parser.error("--runs must be at least 5")
@@ -94,6 +98,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{torch.get_num_threads()} threads; bfloat16 = torch.autocast('cpu', bfloat16)"
         )
 
+    to_profile = {}  # profiled after every timing: a trace once taken slows PyTorch down
     for size in args.sizes.split(","):
         h, w = (int(v) for v in size.lower().split("x"))
         x = jax.random.uniform(jax.random.key(1), (args.batch, 6, h, w, 3))
@@ -116,6 +121,7 @@ def main(argv: list[str] | None = None) -> None:
                 error = np.abs(outputs["bfloat16"] - outputs["float32"]).max()
                 line += f", max |bf16 - f32| {error:.2e}"
             print(line, flush=True)
+            to_profile.setdefault((h, w), {})[dtype] = (compiled, state, x, ours[dtype])
         if official is None:
             continue
         xt = torch.from_numpy(
@@ -137,6 +143,14 @@ def main(argv: list[str] | None = None) -> None:
                 error = np.abs(reference["bfloat16"] - reference["float32"]).max()
                 line += f", its max |bf16 - f32| {error:.2e}"
             print(line, flush=True)
+
+    for (h, w), runs in to_profile.items() if args.profile else ():
+        profiles = {
+            dtype: profiling.profile_ops(compiled, state, x, runs=2)
+            for dtype, (compiled, state, x, _) in runs.items()
+        }
+        print(f"{h}×{w} profile of ours (CPU time per forward, all threads):")
+        print(profiling.profile_table(profiles, {d: r[3] for d, r in runs.items()}), flush=True)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
   python scripts/benchmark_train.py [--batch 4] [--crop 256] [--runs 3]
       [--dtype float32|bfloat16] [--base-dim 32] [--res-blocks 16] [--raft-iters 12]
-      [--official-repo PATH]
+      [--official-repo PATH] [--profile]
 
 The official recipe's step: the full TCE-Net on a real and a synthetic batch of
 ``--batch`` 6-frame ``--crop``² clips each, perceptual (VGG19) + Charbonnier + 0.05 edge
@@ -10,7 +10,9 @@ on the real outputs, the temporal loss on the synthetic outputs with flow from a
 RAFT (12 iterations, gradient through RAFT), PyTorch-style Adam. Weights are random (speed
 does not depend on them) and so are the clips. Prints the median step time of ``--runs``
 jitted steps after a warm-up, the compile time, clips per second (real + synthetic), and
-the machine's load average (``os.getloadavg``) at the start and at the end.
+the machine's load average (``os.getloadavg``) at the start and at the end. ``--profile``:
+where our step's time goes (``tcenet_jax.profiling``), by kind of XLA operation and by
+network (TCE-Net, RAFT, VGG19, the optimizer; forward and backward).
 
 ``--official-repo``: a checkout of lingyzhu0101/low-light-video-enhancement. Its training
 step (``Trainer.train`` in ``trainer.py``) is then timed the same way in PyTorch on the CPU,
@@ -54,7 +56,7 @@ from configs import base
 from raft_jax import RAFT, cli
 from raft_jax.convert import export_raft
 from raft_jax.raft import MIN_SIZE
-from tcenet_jax import train
+from tcenet_jax import profiling, stcl, train
 from tcenet_jax.convert import export_vgg19
 from tcenet_jax.models import TCENet
 from tcenet_jax.models.vgg import VGG19Features
@@ -241,9 +243,9 @@ def official_train_step(
     return step, description
 
 
-def time_our_step(step, inputs: tuple, runs: int) -> tuple[float, float]:
-    """(median seconds of ``runs`` jitted steps after a warm-up, the last total loss);
-    prints the compile time."""
+def time_our_step(step, inputs: tuple, runs: int) -> tuple[float, float, jax.stages.Compiled]:
+    """(median seconds of ``runs`` jitted steps after a warm-up, the last total loss, the
+    compiled step); prints the compile time."""
     state, frozen, batch = inputs
     start = time.perf_counter()
     # not donating the state: the same program as device_check's train row (shared cache)
@@ -257,7 +259,7 @@ def time_our_step(step, inputs: tuple, runs: int) -> tuple[float, float]:
         state, metrics, _ = compiled(state, frozen, batch)
         jax.block_until_ready(metrics)
         times.append(time.perf_counter() - start)
-    return statistics.median(times), float(metrics["total"])
+    return statistics.median(times), float(metrics["total"]), compiled
 
 
 def load_line(when: str) -> str:
@@ -297,6 +299,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--res-blocks", type=cli.non_negative_int, default=16)
     parser.add_argument("--raft-iters", type=cli.positive_int, default=12)
     parser.add_argument("--official-repo", type=pathlib.Path, help="time the official step too")
+    parser.add_argument("--profile", action="store_true", help="per-operation profile of ours")
     args = parser.parse_args(argv)
     if args.official_repo:
         check_official_repo(parser, args)
@@ -326,7 +329,7 @@ def main(argv: list[str] | None = None) -> None:
         f"TCENet base_dim {args.base_dim}, {args.res_blocks} residual blocks; batch "
         f"{args.batch} per source, crop {args.crop}, RAFT {args.raft_iters} iterations"
     )
-    seconds, loss = time_our_step(step, inputs, args.runs)
+    seconds, loss, compiled = time_our_step(step, inputs, args.runs)
     print(
         f"train step: {seconds:.2f} s (median of {args.runs}), "
         f"{2 * args.batch / seconds:.2f} clips/s (real + synthetic), loss {loss:.4f}",
@@ -343,6 +346,11 @@ def main(argv: list[str] | None = None) -> None:
             "(RAFT fed [0, 1] predictions)"
         )
         print(f"ours / official: ×{seconds / official_seconds:.2f} (< 1: ours faster)")
+    if args.profile:  # after the official step: a trace once taken slows PyTorch down
+        profile = profiling.profile_ops(compiled, *inputs, runs=1)
+        print("profile of our step (CPU time per step, all threads):")
+        print(profiling.profile_table({args.dtype: profile}, {args.dtype: seconds}))
+        print(profiling.scope_table(profile, (*stcl.SCOPES, "optimizer")), flush=True)
     print(load_line("at end"))
 
 

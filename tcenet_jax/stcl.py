@@ -5,6 +5,9 @@ config. Spatial terms compare the two outputs with the ground-truth frames 2 and
 3 of the clip (summed over the two outputs); the temporal term compares the two
 outputs with each other through optical flow (RAFT on the predictions, or the
 ground-truth flow a synthetic batch carries).
+
+The generator, RAFT and VGG19 run under ``jax.named_scope`` (``SCOPES``), so that a
+profile of the step (``tcenet_jax.profiling``) can tell their time apart.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from tcenet_jax import losses
 SOURCES = ("synthetic", "real")  # the network runs on the synthetic batch first
 SPATIAL_TERMS = ("perceptual", "charbonnier", "edge", "ssim")
 TERMS = (*SPATIAL_TERMS, "temporal")
+SCOPES = ("raft", "vgg", "tcenet")
 
 
 def uses(loss_config, term: str) -> bool:
@@ -36,14 +40,15 @@ def _flows(batch: Mapping[str, jax.Array], first, second, loss_config, raft):
             )
         backward = batch["flow_backward"][:, 2] if "flow_backward" in batch else None
         return batch["flow"][:, 2], backward
-    return losses.raft_flows(
-        raft,
-        first,
-        second,
-        iters=loss_config.raft_iters,
-        input_scale=loss_config.raft_input_scale,
-        detach=loss_config.detach_flow,
-    )
+    with jax.named_scope("raft"):
+        return losses.raft_flows(
+            raft,
+            first,
+            second,
+            iters=loss_config.raft_iters,
+            input_scale=loss_config.raft_input_scale,
+            detach=loss_config.detach_flow,
+        )
 
 
 def stcl_loss(model, batch, loss_config, *, vgg=None, raft=None):
@@ -60,7 +65,8 @@ def stcl_loss(model, batch, loss_config, *, vgg=None, raft=None):
     outputs maps each source to the network's (B, 2, H, W, 3) predictions.
     """
     sources = [source for source in SOURCES if source in batch]
-    outputs = {source: model(batch[source]["low"], train=True) for source in sources}
+    with jax.named_scope("tcenet"):
+        outputs = {source: model(batch[source]["low"], train=True) for source in sources}
     metrics = {}
     total = jnp.zeros((), jnp.float32)
     for source in sources:
@@ -90,7 +96,8 @@ def stcl_loss(model, batch, loss_config, *, vgg=None, raft=None):
 
 def _spatial(term: str, pred: jax.Array, target: jax.Array, vgg) -> jax.Array:
     if term == "perceptual":
-        return losses.perceptual_loss(vgg, pred, target)
+        with jax.named_scope("vgg"):
+            return losses.perceptual_loss(vgg, pred, target)
     return {
         "charbonnier": losses.charbonnier_loss,
         "edge": losses.edge_loss,

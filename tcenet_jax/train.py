@@ -160,9 +160,11 @@ def make_train_step(model_def, tx, loss_config, schedule, vgg_def=None, raft_def
 
         grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
         (_, (step_metrics, rest, outputs)), grads = grad_fn(state["params"])
-        updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
+        with jax.named_scope("optimizer"):
+            updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
+            params = optax.apply_updates(state["params"], updates)
         new_state = {
-            "params": optax.apply_updates(state["params"], updates),
+            "params": params,
             "rest": rest,
             "opt_state": opt_state,
             "step": state["step"] + 1,

@@ -28,14 +28,19 @@ def _seconds(pattern: str, stdout: str) -> float:
 
 
 @pytest.mark.slow
-def test_our_step_is_timed_with_the_load():
-    result = _run("--batch", "1", "--base-dim", "4", *TINY)
+def test_our_step_is_timed_with_the_load_and_profiled():
+    result = _run("--batch", "1", "--base-dim", "4", *TINY, "--profile")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert _seconds(r"train step: ([\d.]+) s \(median of 1\)", result.stdout) > 0
     assert re.search(r"loss \d+\.\d{4}\n", result.stdout), result.stdout
     for when in ("at start", "at end"):
         assert re.search(rf"load average {when}: [\d.]+ [\d.]+ [\d.]+ \(\d+ cores\)", result.stdout)
     assert "official" not in result.stdout
+    # the profile: by kind, then by network and pass (gradient flows through RAFT and VGG)
+    assert re.search(r"\nconvolution +[\d.]+ ms +[\d.]+ %", result.stdout), result.stdout
+    for scope in ("tcenet", "raft", "vgg"):
+        row = re.search(rf"\n{scope} +([\d.]+) ms +[\d.]+ % +([\d.]+) ms", result.stdout)
+        assert row and float(row[1]) > 0 and float(row[2]) > 0, result.stdout
 
 
 @pytest.mark.slow
