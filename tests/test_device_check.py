@@ -21,10 +21,10 @@ def test_quick_device_check_prints_every_row():
     table = [line for line in result.stdout.splitlines() if line.startswith("| ")]
     names = [line.split("|")[1].strip() for line in table[1:]]
     assert names == [
-        "forward 48×64 float32",
-        "forward 48×64 bfloat16",
-        "enhance 48×64 float32",
-        "enhance 48×64 bfloat16",
+        "forward 44×60 float32 (network input 48×64)",
+        "forward 44×60 bfloat16 (network input 48×64)",
+        "enhance 44×60 float32",
+        "enhance 44×60 bfloat16",
         "train step (batch 1+1, crop 128, RAFT 1 it., VGG)",
         "RAFT 128×128 (1 it.)",
     ]
