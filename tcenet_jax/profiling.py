@@ -197,9 +197,16 @@ def seconds_by_kind(profile: Iterable[OpTime]) -> dict[str, float]:
     return totals
 
 
+PASSES = ("forward", "backward", "unknown")
+
+
 def scope_of(op_name: str, scopes: Sequence[str]) -> tuple[str, str]:
-    """(scope, pass) of a JAX name stack: the first of ``scopes`` named in it, ``"other"``
-    if none; pass ``"backward"`` inside a ``transpose(...)``, else ``"forward"``."""
+    """(scope, pass) of a JAX name stack: the first of ``scopes`` named in it, else
+    ``"other"``; pass ``"backward"`` inside a ``transpose(...)``, else ``"forward"``. An
+    empty stack (an instruction XLA made itself, e.g. while rewriting a strided
+    convolution's gradient) is ``("unnamed", "unknown")``."""
+    if not op_name:
+        return "unnamed", "unknown"
     direction = "backward" if "transpose(" in op_name else "forward"
     names = set()
     for component in op_name.split("/"):
@@ -210,22 +217,22 @@ def scope_of(op_name: str, scopes: Sequence[str]) -> tuple[str, str]:
 
 
 def seconds_by_scope(profile: Iterable[OpTime], scopes: Sequence[str]) -> dict[tuple, float]:
-    """CPU seconds per run by (scope, pass), for ``scopes`` and ``"other"``."""
-    totals = {(s, p): 0.0 for s in (*scopes, "other") for p in ("forward", "backward")}
+    """CPU seconds per run by (scope, pass), for ``scopes``, ``"other"`` and ``"unnamed"``."""
+    totals = {(s, p): 0.0 for s in (*scopes, "other", "unnamed") for p in PASSES}
     for op in profile:
         totals[scope_of(op.op_name, scopes)] += op.seconds
     return totals
 
 
 def scope_table(profile: list[OpTime], scopes: Sequence[str]) -> str:
-    """A text table: CPU seconds and shares by named scope, forward and backward."""
+    """A text table: CPU seconds and shares by named scope and pass."""
     totals = seconds_by_scope(profile, scopes)
     whole = sum(totals.values()) or 1.0
-    lines = ["scope".ljust(14) + f"{'forward':>22}{'backward':>22}"]
-    for scope in (*scopes, "other"):
+    lines = ["scope".ljust(14) + "".join(f"{p:>22}" for p in PASSES)]
+    for scope in (*scopes, "other", "unnamed"):
         cells = [
             f"{totals[scope, p] * 1e3:11.1f} ms {100 * totals[scope, p] / whole:5.1f} %"
-            for p in ("forward", "backward")
+            for p in PASSES
         ]
         lines.append(scope.ljust(14) + "".join(f"{c:>22}" for c in cells))
     return "\n".join(lines)

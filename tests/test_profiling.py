@@ -113,7 +113,7 @@ def test_profile_of_a_convolution_program_puts_its_time_in_the_convolution():
         ("jit(step)/jvp(vgg)/reduce_max", ("vgg", "forward")),
         ("jit(step)/optimizer/mul", ("other", "forward")),
         ("jit(step)/transpose(jvp(tcenet_like))/add", ("other", "backward")),
-        ("", ("other", "forward")),
+        ("", ("unnamed", "unknown")),
     ],
 )
 def test_a_name_stack_gives_the_first_listed_scope_and_the_pass(op_name, scope):
@@ -125,9 +125,11 @@ def test_scope_table_splits_time_by_scope_and_pass():
         profiling.OpTime("a", "convolution", 0.3, "f32", "jit(s)/jvp(tcenet)/conv"),
         profiling.OpTime("b", "convolution", 0.6, "f32", "jit(s)/transpose(jvp(tcenet))/conv"),
         profiling.OpTime("c", "elementwise", 0.1, "", "jit(s)/optimizer/mul"),
+        profiling.OpTime("d", "convolution", 0.05, "f32", ""),
     ]
     totals = profiling.seconds_by_scope(profile, ("tcenet",))
     assert totals[("tcenet", "forward")] == 0.3 and totals[("tcenet", "backward")] == 0.6
-    assert totals[("other", "forward")] == 0.1
+    assert totals[("other", "forward")] == 0.1 and totals[("unnamed", "unknown")] == 0.05
     table = profiling.scope_table(profile, ("tcenet",))
-    assert re.search(r"tcenet\s+300\.0 ms\s+30\.0 %\s+600\.0 ms\s+60\.0 %", table), table
+    assert re.search(r"tcenet\s+300\.0 ms\s+28\.6 %\s+600\.0 ms\s+57\.1 %", table), table
+    assert re.search(r"unnamed\s+0\.0 ms\s+0\.0 %\s+0\.0 ms\s+0\.0 %\s+50\.0 ms\s+4\.8 %", table)
