@@ -147,7 +147,7 @@ def enhance_rows(sizes: Sizes, runs: int) -> list[Row]:
             for _ in enhance_frames(model, video):
                 times.append(time.perf_counter())
             steady = (len(times) - 1) / (times[-1] - times[0])
-            rows.append(Row(f"enhance {h}×{w} {dtype}", f"{steady:.2f} frames/s", compile_s))
+            rows.append(Row(f"enhance {h}×{w} {dtype}", f"{steady:.3g} frames/s", compile_s))
     return rows
 
 
