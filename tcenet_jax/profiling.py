@@ -21,8 +21,7 @@ import dataclasses
 import pathlib
 import re
 import tempfile
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import jax
 
@@ -224,16 +223,18 @@ def seconds_by_scope(profile: Iterable[OpTime], scopes: Sequence[str]) -> dict[t
     return totals
 
 
+def _cell(seconds: float, whole: float) -> str:
+    """A table cell: milliseconds and the share of ``whole`` (seconds)."""
+    return f"{seconds * 1e3:11.1f} ms {100 * seconds / (whole or 1.0):5.1f} %"
+
+
 def scope_table(profile: list[OpTime], scopes: Sequence[str]) -> str:
     """A text table: CPU seconds and shares by named scope and pass."""
     totals = seconds_by_scope(profile, scopes)
-    whole = sum(totals.values()) or 1.0
+    whole = sum(totals.values())
     lines = ["scope".ljust(14) + "".join(f"{p:>22}" for p in PASSES)]
     for scope in (*scopes, "other", "unnamed"):
-        cells = [
-            f"{totals[scope, p] * 1e3:11.1f} ms {100 * totals[scope, p] / whole:5.1f} %"
-            for p in PASSES
-        ]
+        cells = [_cell(totals[scope, p], whole) for p in PASSES]
         lines.append(scope.ljust(14) + "".join(f"{c:>22}" for c in cells))
     return "\n".join(lines)
 
@@ -253,11 +254,7 @@ def profile_table(profiles: dict[str, list[OpTime]], wall_seconds: dict[str, flo
     header = "kind".ljust(14) + "".join(f"{label:>22}" for label in profiles)
     lines = [header]
     for kind in KINDS:
-        cells = []
-        for label in profiles:
-            total = sum(by_kind[label].values()) or 1.0
-            seconds = by_kind[label][kind]
-            cells.append(f"{seconds * 1e3:11.1f} ms {100 * seconds / total:5.1f} %")
+        cells = [_cell(by_kind[label][kind], sum(by_kind[label].values())) for label in profiles]
         lines.append(kind.ljust(14) + "".join(f"{c:>22}" for c in cells))
     lines.append(
         "CPU total".ljust(14)
@@ -276,13 +273,3 @@ def profile_table(profiles: dict[str, list[OpTime]], wall_seconds: dict[str, flo
                 )
                 lines.append(f"{label}: {kind}s computed in {shares}")
     return "\n".join(lines)
-
-
-def timed(fn: Callable[[], object], runs: int) -> float:
-    """Smallest wall time in seconds of ``runs`` calls of ``fn`` (results awaited)."""
-    best = float("inf")
-    for _ in range(runs):
-        start = time.perf_counter()
-        jax.block_until_ready(fn())
-        best = min(best, time.perf_counter() - start)
-    return best
