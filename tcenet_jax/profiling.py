@@ -251,14 +251,15 @@ def compute_dtypes(profile: Iterable[OpTime], kind: str) -> dict[str, float]:
 def profile_table(profiles: dict[str, list[OpTime]], wall_seconds: dict[str, float]) -> str:
     """A text table: CPU seconds and shares by kind, one column pair per profile."""
     by_kind = {label: seconds_by_kind(p) for label, p in profiles.items()}
+    traced = {label: sum(by_kind[label].values()) for label in profiles}
     header = "kind".ljust(14) + "".join(f"{label:>22}" for label in profiles)
     lines = [header]
     for kind in KINDS:
-        cells = [_cell(by_kind[label][kind], sum(by_kind[label].values())) for label in profiles]
+        cells = [_cell(by_kind[label][kind], traced[label]) for label in profiles]
         lines.append(kind.ljust(14) + "".join(f"{c:>22}" for c in cells))
     lines.append(
         "CPU total".ljust(14)
-        + "".join(f"{sum(by_kind[label].values()) * 1e3:11.1f} ms        " for label in profiles)
+        + "".join(f"{traced[label] * 1e3:11.1f} ms        " for label in profiles)
     )
     lines.append(
         "wall".ljust(14)
