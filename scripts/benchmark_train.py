@@ -56,7 +56,7 @@ from configs import base
 from raft_jax import RAFT, cli
 from raft_jax.convert import export_raft
 from raft_jax.raft import MIN_SIZE
-from tcenet_jax import profiling, stcl, train
+from tcenet_jax import profiling, train
 from tcenet_jax.convert import export_vgg19
 from tcenet_jax.models import TCENet
 from tcenet_jax.models.vgg import VGG19Features
@@ -350,7 +350,7 @@ def main(argv: list[str] | None = None) -> None:
         profile = profiling.profile_ops(compiled, *inputs, runs=1)
         print("profile of our step (CPU time per step, all threads):")
         print(profiling.profile_table({args.dtype: profile}, {args.dtype: seconds}))
-        print(profiling.scope_table(profile, (*stcl.SCOPES, "optimizer")), flush=True)
+        print(profiling.scope_table(profile, train.STEP_SCOPES), flush=True)
     print(load_line("at end"))
 
 

@@ -141,6 +141,11 @@ def load_frozen_networks(config: ml_collections.ConfigDict):
     return vgg, raft
 
 
+# The named scopes of a train step (``tcenet_jax.profiling`` splits its time by them).
+OPTIMIZER_SCOPE = "optimizer"
+STEP_SCOPES = (*stcl.SCOPES, OPTIMIZER_SCOPE)
+
+
 def make_train_step(model_def, tx, loss_config, schedule, vgg_def=None, raft_def=None):
     """The pure step ``(state, frozen, batch) -> (state, metrics, previews)``.
 
@@ -160,7 +165,7 @@ def make_train_step(model_def, tx, loss_config, schedule, vgg_def=None, raft_def
 
         grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
         (_, (step_metrics, rest, outputs)), grads = grad_fn(state["params"])
-        with jax.named_scope("optimizer"):
+        with jax.named_scope(OPTIMIZER_SCOPE):
             updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
             params = optax.apply_updates(state["params"], updates)
         new_state = {
