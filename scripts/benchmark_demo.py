@@ -12,12 +12,18 @@ runs) and scored on every frame, quantised to 8 bits:
   gain on every channel alike, Gaussian noise, 8-bit quantisation (``DARKENINGS``).
 - ``held-out photo, grey world``: the same with the photo's channel means made equal first
   (a neutral scene, as most real footage is, with the same textures).
+- ``real video``: the one video that an installed package ships, scikit-image's
+  ``no_time_for_that_tiny.gif`` (24 real frames of 25x14 pixels; read where scikit-image is
+  installed, e.g. with the ``test`` extra, never bundled), darkened as above. It has no
+  ground-truth flow, so its E_warp is left out.
 - ``demo test``: the demo dataset's own test clips (``--demo-data``; the project's darkening,
   photos that the training clips come from too), when that folder exists.
 
 Colour-ratio error: ``|R/G(output) - R/G(truth)|`` and the same for B/G, where R/G is the
 ratio of the channel means over a clip; a cast shows as a large error. E_warp: the warping
 error of the output with the clips' exact flow (occluded and out-of-frame pixels masked).
+E_diff, which needs no flow: the mean ``|(out[t+1] - out[t]) - (truth[t+1] - truth[t])|``,
+flicker that the truth does not have.
 Prints one table per set (the low-light input, too), and writes ``results.json`` and one
 side-by-side PNG per clip (input | output | truth, middle frame) into ``--out``.
 """
@@ -25,6 +31,7 @@ side-by-side PNG per clip (input | output | truth, middle frame) into ``--out``.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import pathlib
 import sys
@@ -80,6 +87,31 @@ def held_out_clips(neutral: bool) -> list[dict]:
     return clips
 
 
+REAL_VIDEO = ("skimage", "data/no_time_for_that_tiny.gif")
+
+
+def real_video_path() -> pathlib.Path | None:
+    """scikit-image's bundled GIF, or None when scikit-image is not installed."""
+    package, name = REAL_VIDEO
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        return None
+    return pathlib.Path(spec.origin).parent / name
+
+
+def real_video_clips(path: pathlib.Path) -> list[dict]:
+    """The real video at ``path``, darkened with each of ``DARKENINGS`` (no flow)."""
+    truth = np.stack(list(video_io.VideoReader(path).frames())).astype(np.float32) / 255.0
+    return [
+        {
+            "name": f"{path.stem[:12]}_g{gamma}_k{gain}_s{sigma}",
+            "low": darken_independently(truth, gamma, gain, sigma, seed=k),
+            "truth": truth,
+        }
+        for k, (gamma, gain, sigma) in enumerate(DARKENINGS)
+    ]
+
+
 def demo_test_clips(root: pathlib.Path) -> list[dict]:
     """The demo dataset's test clips (DS-LOL layout under ``root``)."""
     clips = []
@@ -103,17 +135,30 @@ def colour_ratios(frames: np.ndarray) -> tuple[float, float]:
     return means[0] / means[1], means[2] / means[1]
 
 
+def difference_error(frames: np.ndarray, truth: np.ndarray) -> float:
+    """Mean ``|(frames[t+1] - frames[t]) - (truth[t+1] - truth[t])|`` of (T, H, W, 3) frames."""
+    frames, truth = frames.astype(np.float64), truth.astype(np.float64)
+    return float(np.abs(np.diff(frames, axis=0) - np.diff(truth, axis=0)).mean())
+
+
 def score(frames: np.ndarray, clip: dict) -> dict[str, float]:
-    """PSNR, SSIM (frame means), colour-ratio errors and E_warp of (T, H, W, 3) frames."""
+    """PSNR, SSIM (frame means), colour ratios and their errors, E_warp (NaN without flow) and
+    E_diff of (T, H, W, 3) frames."""
     truth = clip["truth"]
     values = metrics.image_metrics_batch(frames, truth)
     (rg, bg), (rg_true, bg_true) = colour_ratios(frames), colour_ratios(truth)
+    warping = float("nan")
+    if "flows" in clip:
+        warping = metrics.warping_error(frames, clip["flows"], clip["occluded"])
     return {
         "psnr": float(values["psnr"].mean()),
         "ssim": float(values["ssim"].mean()),
+        "rg": rg,
+        "bg": bg,
         "rg_error": abs(rg - rg_true),
         "bg_error": abs(bg - bg_true),
-        "warping_error": metrics.warping_error(frames, clip["flows"], clip["occluded"]),
+        "warping_error": warping,
+        "difference_error": difference_error(frames, truth),
     }
 
 
@@ -135,19 +180,21 @@ def print_table(title: str, results: dict[str, dict]) -> None:
     print(f"\n{title}")
     print(
         f"{'clip':28s} {'':6s} {'PSNR':>6s} {'SSIM':>6s} {'R/G err':>7s} {'B/G err':>7s} "
-        f"{'E_warp':>9s}"
+        f"{'E_warp':>9s} {'E_diff':>9s}"
     )
     for which in ("input", "output"):
         rows = [r[which] for r in results.values()]
         for name, row in zip(results, rows):
             print(
                 f"{name:28s} {which:6s} {row['psnr']:6.2f} {row['ssim']:6.3f} "
-                f"{row['rg_error']:7.3f} {row['bg_error']:7.3f} {row['warping_error']:9.2e}"
+                f"{row['rg_error']:7.3f} {row['bg_error']:7.3f} {row['warping_error']:9.2e} "
+                f"{row['difference_error']:9.2e}"
             )
         mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
         print(
             f"{'mean':28s} {which:6s} {mean['psnr']:6.2f} {mean['ssim']:6.3f} "
-            f"{mean['rg_error']:7.3f} {mean['bg_error']:7.3f} {mean['warping_error']:9.2e}"
+            f"{mean['rg_error']:7.3f} {mean['bg_error']:7.3f} {mean['warping_error']:9.2e} "
+            f"{mean['difference_error']:9.2e}"
         )
 
 
@@ -175,6 +222,9 @@ def main(argv=None) -> int:
         "held-out photo": held_out_clips(neutral=False),
         "held-out photo, grey world": held_out_clips(neutral=True),
     }
+    video = real_video_path()
+    if video is not None and video.is_file():
+        sets["real video"] = real_video_clips(video)
     if (args.demo_data / "test_list.txt").is_file():
         sets["demo test"] = demo_test_clips(args.demo_data)
     report = {}
