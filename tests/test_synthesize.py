@@ -1,6 +1,7 @@
 """Tests for tcenet_jax.synthesize: DS-LOL-layout datasets from videos and stills, the demo."""
 
 import json
+import os
 import pathlib
 
 import cv2
@@ -191,7 +192,7 @@ def test_demo_dataset_is_built_on_first_use(tmp_path):
     data_dir = ensure_demo_dataset(str(tmp_path))
     assert data_dir == tmp_path / "demo" / "tfds"
     raw = tmp_path / "demo" / "raw"
-    assert len(list((raw / "normal").iterdir())) == 18
+    assert len(list((raw / "normal").iterdir())) == 6 * synthetic.DEMO_SETTINGS["clips_per_image"]
     sources = {json.loads(p.read_text())["source"] for p in (raw / "params").iterdir()}
     assert sources.isdisjoint(synthetic.DEMO_HELD_OUT)  # the held-out photo is never trained on
     assert len((raw / "test_list.txt").read_text().split()) == 3
@@ -201,6 +202,40 @@ def test_demo_dataset_is_built_on_first_use(tmp_path):
     stamp = (raw / "synthesis.json").stat().st_mtime_ns
     ensure_demo_dataset(str(tmp_path))  # second use: nothing rebuilt
     assert (raw / "synthesis.json").stat().st_mtime_ns == stamp
+
+
+def _demo_marker(folder: pathlib.Path, **changes) -> None:
+    stills = [n for n in sorted(os.listdir(synthetic.SAMPLES_DIR)) if n.endswith(".png")]
+    record = {
+        **synthetic.DEMO_SETTINGS,
+        "kind": "stills",
+        "seed": 0,
+        "stills": [n for n in stills if n not in synthetic.DEMO_HELD_OUT],
+        "size": list(synthetic.DEMO_SETTINGS["size"]),
+        **changes,
+    }
+    folder.mkdir(parents=True)
+    (folder / synthetic.MARKER).write_text(json.dumps(record))
+
+
+def test_demo_data_from_an_earlier_recipe_is_refused(tmp_path):
+    _demo_marker(tmp_path / "current")
+    synthetic.check_demo_videos(tmp_path / "current")
+    _demo_marker(tmp_path / "old", clips_per_image=2, white_balance=None)
+    with pytest.raises(
+        BadDataError,
+        match=r"old holds demo data from an earlier recipe "
+        r"\(clips_per_image, white_balance changed since\); rebuild it with: "
+        r"python -m tcenet_jax.synthesize demo --overwrite",
+    ):
+        synthetic.check_demo_videos(tmp_path / "old")
+    _demo_marker(tmp_path / "fewer", stills=["astronaut.png", "rocket.png"])
+    with pytest.raises(BadDataError, match=r"\(stills changed since\)"):
+        synthetic.check_demo_videos(tmp_path / "fewer")
+    # somebody's own synthesized dataset, or a folder this project did not write: left alone
+    _demo_marker(tmp_path / "own", stills=["street.png"], clips_per_image=1)
+    synthetic.check_demo_videos(tmp_path / "own")
+    synthetic.check_demo_videos(tmp_path / "nothing")
 
 
 def test_demo_without_the_sample_photos(tmp_path):

@@ -25,7 +25,7 @@ from tcenet_jax.datasets.demo import Demo
 from tcenet_jax.datasets.drv import Drv
 from tcenet_jax.datasets.ds_lol import DsLol
 from tcenet_jax.datasets.sdsd import Sdsd
-from tcenet_jax.datasets.synthetic import write_demo_videos
+from tcenet_jax.datasets.synthetic import check_demo_videos, write_demo_videos
 from tcenet_jax.progress import is_terminal
 from tcenet_jax.video_io import BadDataError
 
@@ -175,6 +175,8 @@ def prepare_source_for_process(
 
 
 def _prepare(source: ml_collections.ConfigDict, *, may_build: bool) -> tfds.core.DatasetBuilder:
+    if source.builder == "demo" and source.manual_dir:
+        check_demo_videos(source.manual_dir)
     builder = get_builder(source)
     where = f"{source.builder}{'/' + source.config if source.config else ''}"
     if builder.is_prepared():
@@ -209,7 +211,7 @@ def ensure_demo_dataset(
 ) -> pathlib.Path:
     """Synthesises (first use only) and builds the demo dataset; returns its TFDS data_dir.
 
-    12 clips x 12 frames at 128x192 with exact flow, 3 of them in the "test" split,
+    18 clips x 12 frames at 128x192 with exact flow, 3 of them in the "test" split,
     rendered from ``data/samples``: frames under ``data_root/demo/raw`` (DS-LOL layout),
     the TFDS dataset under ``data_root/demo/tfds``. ``overwrite`` rebuilds both.
     """

@@ -292,9 +292,34 @@ def write_demo_videos(
             f"the sample photos are not in {samples_dir}: the demo needs a checkout of the "
             f"repository (data/samples/) or another folder of photos as samples_dir"
         )
-    samples = [
+    samples = _demo_samples(samples_dir)
+    return synthesize_from_stills(samples, output, seed=seed, overwrite=overwrite, **DEMO_SETTINGS)
+
+
+def _demo_samples(samples_dir: str | os.PathLike) -> list[pathlib.Path]:
+    return [
         path
         for path in list_frames(samples_dir, extensions=(".png", ".jpg"))
         if path.name not in DEMO_HELD_OUT
     ]
-    return synthesize_from_stills(samples, output, seed=seed, overwrite=overwrite, **DEMO_SETTINGS)
+
+
+def check_demo_videos(folder: str | os.PathLike, *, samples_dir=SAMPLES_DIR) -> None:
+    """Raises BadDataError when ``folder`` holds demo frames that an earlier recipe wrote
+    (other ``DEMO_SETTINGS`` or other sample photos than ``write_demo_videos`` now uses), so
+    that an old ``data/demo`` is never trained on silently. Folders it did not write pass."""
+    marker = pathlib.Path(folder) / MARKER
+    if not marker.is_file() or not pathlib.Path(samples_dir).is_dir():
+        return
+    recorded = json.loads(marker.read_text())
+    bundled = {p.name for p in list_frames(samples_dir, extensions=(".png", ".jpg"))}
+    if recorded.get("kind") != "stills" or not set(recorded.get("stills", [])) <= bundled:
+        return  # not made from the bundled photos: somebody's own dataset
+    expected = {**DEMO_SETTINGS, "stills": [p.name for p in _demo_samples(samples_dir)]}
+    expected["size"] = list(expected["size"])
+    changed = sorted(k for k, v in expected.items() if recorded.get(k) != v)
+    if changed:
+        raise BadDataError(
+            f"{folder} holds demo data from an earlier recipe ({', '.join(changed)} changed "
+            f"since); rebuild it with: python -m tcenet_jax.synthesize demo --overwrite"
+        )
