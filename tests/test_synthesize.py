@@ -236,6 +236,13 @@ def test_demo_data_from_an_earlier_recipe_is_refused(tmp_path):
     _demo_marker(tmp_path / "own", stills=["street.png"], clips_per_image=1)
     synthetic.check_demo_videos(tmp_path / "own")
     synthetic.check_demo_videos(tmp_path / "nothing")
+    # training on the default demo folder meets the check
+    from tcenet_jax.datasets import prepare_source
+    from tcenet_jax.input_pipeline import demo_source_config
+
+    _demo_marker(tmp_path / "demo" / "raw", white_balance=None)
+    with pytest.raises(BadDataError, match=r"raw holds demo data from an earlier recipe"):
+        prepare_source(demo_source_config(str(tmp_path)))
 
 
 def test_demo_without_the_sample_photos(tmp_path):

@@ -175,7 +175,11 @@ def prepare_source_for_process(
 
 
 def _prepare(source: ml_collections.ConfigDict, *, may_build: bool) -> tfds.core.DatasetBuilder:
-    if source.builder == "demo" and source.manual_dir:
+    # the frames ensure_demo_dataset writes (``<data root>/demo/raw``), not test fixtures
+    if source.builder == "demo" and pathlib.PurePath(source.manual_dir).parts[-2:] == (
+        "demo",
+        "raw",
+    ):
         check_demo_videos(source.manual_dir)
     builder = get_builder(source)
     where = f"{source.builder}{'/' + source.config if source.config else ''}"
