@@ -75,6 +75,13 @@ def demo_source_config(data_root: str = "data") -> ml_collections.ConfigDict:
     return source_config("demo", data_dir=str(root / "tfds"), manual_dir=str(root / "raw"))
 
 
+def _is_demo_frames_folder(manual_dir: str) -> bool:
+    """Whether ``manual_dir`` is where ``demo_source_config`` puts the demo's frames (those
+    ensure_demo_dataset writes), not another folder such as the builder's test fixture."""
+    path = pathlib.PurePath(manual_dir)
+    return path == pathlib.PurePath(demo_source_config(str(path.parent.parent)).manual_dir)
+
+
 class _DropUnpreparedVariantWarning(logging.Filter):
     """Drops TFDS's warning about a version folder without dataset_info.json: it is what a
     dataset not prepared yet (or being prepared) looks like, and ``prepare_source`` says so."""
@@ -175,11 +182,7 @@ def prepare_source_for_process(
 
 
 def _prepare(source: ml_collections.ConfigDict, *, may_build: bool) -> tfds.core.DatasetBuilder:
-    # the frames ensure_demo_dataset writes (``<data root>/demo/raw``), not test fixtures
-    if source.builder == "demo" and pathlib.PurePath(source.manual_dir).parts[-2:] == (
-        "demo",
-        "raw",
-    ):
+    if source.builder == "demo" and _is_demo_frames_folder(source.manual_dir):
         check_demo_videos(source.manual_dir)
     builder = get_builder(source)
     where = f"{source.builder}{'/' + source.config if source.config else ''}"
