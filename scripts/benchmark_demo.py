@@ -12,6 +12,10 @@ runs) and scored on every frame, quantised to 8 bits:
   gain on every channel alike, Gaussian noise, 8-bit quantisation (``DARKENINGS``).
 - ``held-out photo, grey world``: the same with the photo's channel means made equal first
   (a neutral scene, as most real footage is, with the same textures).
+- ``held-out photo, coloured light``: the grey-world photo under a coloured light (R or B
+  scaled by 1.4 or 0.7 against G, one light per clip, ``LIGHTS``), in the ground truth and
+  the low-light frames alike: whether the model carries the input's colour through, as a
+  scene under tungsten or sodium light needs, or puts one colour balance on everything.
 - ``real video``: the one video that an installed package ships, scikit-image's
   ``no_time_for_that_tiny.gif`` (24 real frames of 25x14 pixels; read where scikit-image is
   installed, e.g. with the ``test`` extra, never bundled), darkened as above. It has no
@@ -23,7 +27,9 @@ Colour-ratio error: ``|R/G(output) - R/G(truth)|`` and the same for B/G, where R
 ratio of the channel means over a clip; a cast shows as a large error. E_warp: the warping
 error of the output with the clips' exact flow (occluded and out-of-frame pixels masked).
 E_diff, which needs no flow: the mean ``|(out[t+1] - out[t]) - (truth[t+1] - truth[t])|``,
-flicker that the truth does not have.
+flicker that the truth does not have. Colour response: the slope of the output's log colour
+ratios on the truth's over a set's clips (1: the scene's colour is carried through; 0: the
+same colour balance whatever the scene's).
 Prints one table per set (the low-light input, too), and writes ``results.json`` and one
 side-by-side PNG per clip (input | output | truth, middle frame) into ``--out``.
 """
@@ -49,6 +55,9 @@ CLIP_SIZE = (128, 192)
 NUM_FRAMES = 12
 # (gamma, exposure gain, Gaussian noise sigma) of each held-out clip: I_low = gain * I**gamma + n.
 DARKENINGS = ((2.0, 0.5, 0.01), (2.5, 0.7, 0.02), (3.0, 0.9, 0.015), (2.2, 0.3, 0.005))
+# (R, B) gains against G of the light on each clip of the "coloured light" set.
+LIGHTS = ((1.4, 1.0), (0.7, 1.0), (1.0, 1.4), (1.0, 0.7))
+MIN_COLOUR_SPREAD = 0.05  # RMS of the truth's log colour ratios about their means
 
 
 def darken_independently(frames: np.ndarray, gamma: float, gain: float, sigma: float, seed: int):
@@ -64,17 +73,21 @@ def grey_world(image: np.ndarray) -> np.ndarray:
     return np.clip(image * (means.mean() / means), 0.0, 1.0).astype(np.float32)
 
 
-def held_out_clips(neutral: bool) -> list[dict]:
-    """Clips of the held-out photo (``neutral``: its grey-world version), each darkened with
-    one of ``DARKENINGS``."""
+def held_out_clips(neutral: bool, *, coloured_light: bool = False) -> list[dict]:
+    """Clips of the held-out photo (``neutral``: its grey-world version; ``coloured_light``:
+    that under one of ``LIGHTS`` per clip), each darkened with one of ``DARKENINGS``."""
     clips = []
     for name in DEMO_HELD_OUT:
         still = load_still(SAMPLES_DIR / name, CLIP_SIZE)
-        if neutral:
+        if neutral or coloured_light:
             still = grey_world(still)
         for k, (gamma, gain, sigma) in enumerate(DARKENINGS):
-            clip = synthesis.render_clip(still, NUM_FRAMES, seed=1000 + k, size=CLIP_SIZE)
-            tag = "_neutral" if neutral else ""
+            scene, tag = still, "_neutral" if neutral else ""
+            if coloured_light:
+                red, blue = LIGHTS[k]
+                scene = np.clip(still * np.float32([red, 1.0, blue]), 0.0, 1.0)
+                tag = f"_light{red}-{blue}"
+            clip = synthesis.render_clip(scene, NUM_FRAMES, seed=1000 + k, size=CLIP_SIZE)
             clips.append(
                 {
                     "name": f"{pathlib.Path(name).stem}{tag}_g{gamma}_k{gain}_s{sigma}",
@@ -141,6 +154,19 @@ def difference_error(frames: np.ndarray, truth: np.ndarray) -> float:
     return float(np.abs(np.diff(frames, axis=0) - np.diff(truth, axis=0)).mean())
 
 
+def colour_response(results: dict[str, dict], which: str = "output") -> float:
+    """Least-squares slope of log R/G and log B/G of ``which`` on those of the truth, over
+    the clips of ``results`` (NaN when those of the truth spread by less than
+    ``MIN_COLOUR_SPREAD``): 1 when a cast of the scene shows in ``which`` as it does in the
+    truth, 0 when ``which`` has one colour balance whatever the scene's."""
+    truth = np.log([[r["truth"]["rg"], r["truth"]["bg"]] for r in results.values()])
+    seen = np.log([[r[which]["rg"], r[which]["bg"]] for r in results.values()])
+    truth, seen = truth - truth.mean(0), seen - seen.mean(0)  # each ratio about its mean
+    if np.sqrt((truth * truth).mean()) < MIN_COLOUR_SPREAD:
+        return float("nan")  # the scenes' colours hardly differ: no slope to measure
+    return float((truth * seen).sum() / (truth * truth).sum())
+
+
 def score(frames: np.ndarray, clip: dict) -> dict[str, float]:
     """PSNR, SSIM (frame means), colour ratios and their errors, E_warp (NaN without flow) and
     E_diff of (T, H, W, 3) frames."""
@@ -168,7 +194,12 @@ def evaluate(model, clips: list[dict], out: pathlib.Path, margin: int) -> dict[s
     for clip in clips:
         frames = enhance_frames(model, clip["low"], margin=margin)
         output = quantize_8bit(np.stack(list(frames)))
-        results[clip["name"]] = {"input": score(clip["low"], clip), "output": score(output, clip)}
+        rg, bg = colour_ratios(clip["truth"])
+        results[clip["name"]] = {
+            "input": score(clip["low"], clip),
+            "output": score(output, clip),
+            "truth": {"rg": rg, "bg": bg},
+        }
         t = len(output) // 2
         panels = [clip["low"][t], output[t], clip["truth"][t]]
         image = side_by_side(panels, ["input", "output", "ground truth"])
@@ -196,6 +227,11 @@ def print_table(title: str, results: dict[str, dict]) -> None:
             f"{mean['rg_error']:7.3f} {mean['bg_error']:7.3f} {mean['warping_error']:9.2e} "
             f"{mean['difference_error']:9.2e}"
         )
+    if np.isfinite(colour_response(results)):
+        print(
+            f"colour response (1: the scene's colour carried through, 0: one colour for all): "
+            f"input {colour_response(results, 'input'):.2f}, output {colour_response(results):.2f}"
+        )
 
 
 def main(argv=None) -> int:
@@ -221,6 +257,7 @@ def main(argv=None) -> int:
     sets = {
         "held-out photo": held_out_clips(neutral=False),
         "held-out photo, grey world": held_out_clips(neutral=True),
+        "held-out photo, coloured light": held_out_clips(neutral=False, coloured_light=True),
     }
     video = real_video_path()
     if video is not None and video.is_file():

@@ -55,3 +55,36 @@ def test_real_video_clips_are_the_installed_gif_darkened():
     for clip, (_, gain, _) in zip(clips, benchmark_demo.DARKENINGS):
         assert clip["low"].shape == truth.shape and "flows" not in clip
         assert clip["low"].mean() < gain * truth.mean()  # gamma > 1 darkens beyond the gain
+
+
+def test_coloured_light_clips_carry_their_light_in_truth_and_input():
+    neutral = benchmark_demo.held_out_clips(neutral=True)
+    lit = benchmark_demo.held_out_clips(neutral=False, coloured_light=True)
+    assert len(lit) == len(benchmark_demo.LIGHTS) == len(neutral)
+    for clip, plain, (red, blue) in zip(lit, neutral, benchmark_demo.LIGHTS):
+        rg, bg = benchmark_demo.colour_ratios(clip["truth"])
+        rg0, bg0 = benchmark_demo.colour_ratios(plain["truth"])
+        # The same scene and camera path, so the light's gains show in the ratios: exactly
+        # for a gain below 1; clipping highlights to 1 takes some of a gain above 1 off.
+        for ratio, gain in ((rg / rg0, red), (bg / bg0, blue)):
+            if gain <= 1:
+                assert ratio == pytest.approx(gain, rel=1e-3)
+            else:
+                assert 1 + (gain - 1) / 2 < ratio <= gain + 1e-6
+
+
+def test_colour_response_is_one_when_colour_is_carried_and_zero_when_not():
+    rng = np.random.default_rng(0)
+    truth = np.exp(rng.uniform(-0.4, 0.4, (5, 2)))
+    results = {
+        f"clip{k}": {
+            "truth": {"rg": t[0], "bg": t[1]},
+            "output": {"rg": t[0] ** 0.5 * 1.1, "bg": t[1] ** 0.5 * 0.9},  # half the cast
+            "input": {"rg": 0.8, "bg": 1.2},  # one balance for all
+        }
+        for k, t in enumerate(truth)
+    }
+    assert benchmark_demo.colour_response(results) == pytest.approx(0.5)
+    assert benchmark_demo.colour_response(results, "input") == pytest.approx(0.0, abs=1e-12)
+    same_scene = {k: {**r, "truth": {"rg": 1.0, "bg": 0.9}} for k, r in results.items()}
+    assert math.isnan(benchmark_demo.colour_response(same_scene))
