@@ -136,8 +136,7 @@ class TrainCheckpointer:
                 policies.LatestN(n=keep),
                 policies.BestN(
                     get_metric_fn=lambda metrics: metrics[BEST_METRIC],
-                    reverse=True,
-                    n=1,
+                    n=1,  # the last of the ascending order: the highest PSNR
                     keep_checkpoints_without_metrics=False,
                 ),
             ]
