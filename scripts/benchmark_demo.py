@@ -3,7 +3,7 @@
   python scripts/benchmark_demo.py --checkpoint runs/demo [--out runs/demo/held_out]
       [--demo-data data/demo/raw]
 
-Two sets of clips, both enhanced through ``inference.enhance_frames`` (what ``enhance``
+Sets of clips, each enhanced through ``inference.enhance_frames`` (what ``enhance``
 runs) and scored on every frame, quantised to 8 bits:
 
 - ``held-out photo``: clips rendered (``synthesis.render_clip``, exact flow) from the
