@@ -227,10 +227,11 @@ def print_table(title: str, results: dict[str, dict]) -> None:
             f"{mean['rg_error']:7.3f} {mean['bg_error']:7.3f} {mean['warping_error']:9.2e} "
             f"{mean['difference_error']:9.2e}"
         )
-    if np.isfinite(colour_response(results)):
+    response = colour_response(results)
+    if np.isfinite(response):
         print(
             f"colour response (1: the scene's colour carried through, 0: one colour for all): "
-            f"input {colour_response(results, 'input'):.2f}, output {colour_response(results):.2f}"
+            f"input {colour_response(results, 'input'):.2f}, output {response:.2f}"
         )
 
 

@@ -292,16 +292,17 @@ def write_demo_videos(
             f"the sample photos are not in {samples_dir}: the demo needs a checkout of the "
             f"repository (data/samples/) or another folder of photos as samples_dir"
         )
-    samples = _demo_samples(samples_dir)
+    samples = _demo_samples(_sample_photos(samples_dir))
     return synthesize_from_stills(samples, output, seed=seed, overwrite=overwrite, **DEMO_SETTINGS)
 
 
-def _demo_samples(samples_dir: str | os.PathLike) -> list[pathlib.Path]:
-    return [
-        path
-        for path in list_frames(samples_dir, extensions=(".png", ".jpg"))
-        if path.name not in DEMO_HELD_OUT
-    ]
+def _sample_photos(samples_dir: str | os.PathLike) -> list[pathlib.Path]:
+    return list_frames(samples_dir, extensions=(".png", ".jpg"))
+
+
+def _demo_samples(photos: list[pathlib.Path]) -> list[pathlib.Path]:
+    """The sample photos that the demo trains on (all but ``DEMO_HELD_OUT``)."""
+    return [path for path in photos if path.name not in DEMO_HELD_OUT]
 
 
 def check_demo_videos(folder: str | os.PathLike, *, samples_dir=SAMPLES_DIR) -> None:
@@ -312,10 +313,11 @@ def check_demo_videos(folder: str | os.PathLike, *, samples_dir=SAMPLES_DIR) -> 
     if not marker.is_file() or not pathlib.Path(samples_dir).is_dir():
         return
     recorded = json.loads(marker.read_text())
-    bundled = {p.name for p in list_frames(samples_dir, extensions=(".png", ".jpg"))}
+    photos = _sample_photos(samples_dir)
+    bundled = {p.name for p in photos}
     if recorded.get("kind") != "stills" or not set(recorded.get("stills", [])) <= bundled:
         return  # not made from the bundled photos: somebody's own dataset
-    expected = {**DEMO_SETTINGS, "stills": [p.name for p in _demo_samples(samples_dir)]}
+    expected = {**DEMO_SETTINGS, "stills": [p.name for p in _demo_samples(photos)]}
     expected["size"] = list(expected["size"])
     changed = sorted(k for k, v in expected.items() if recorded.get(k) != v)
     if changed:
